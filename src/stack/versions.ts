@@ -28,3 +28,34 @@ export const PINNED = {
 } as const;
 
 export type ComponentName = 'collector' | 'victoria-metrics' | 'victoria-logs';
+
+/** The collector builder (ocb) that turns assets/collector/manifest.yaml into our collector. */
+export const COLLECTOR_BUILDER = {
+  goPackage: 'go.opentelemetry.io/collector/cmd/builder',
+  version: 'v0.161.0',
+  binary: 'ocb',
+} as const;
+
+/**
+ * Official release archives (download step of `stack install`). The archive holds `<binary>-prod`.
+ * SHA-256 values are pinned here per archive name. None is pinned yet: the build machine could not
+ * reach the release pages to read the published *_checksums.txt, and an unverified value is worse
+ * than none. Until one is pinned, a checksum must come from a checksums file the user supplies
+ * (`--release-checksums`, sha256sum format, e.g. the release's own *_checksums.txt); without one
+ * the download step is skipped, never run unchecked.
+ */
+export const RELEASES: Record<'victoria-metrics' | 'victoria-logs', { defaultBaseUrl: string; archive: (arch: string) => string; binaryInArchive: string }> = {
+  'victoria-metrics': {
+    defaultBaseUrl: `https://github.com/VictoriaMetrics/VictoriaMetrics/releases/download/${PINNED['victoria-metrics'].version}`,
+    archive: (arch) => `victoria-metrics-linux-${arch}-${PINNED['victoria-metrics'].version}.tar.gz`,
+    binaryInArchive: 'victoria-metrics-prod',
+  },
+  'victoria-logs': {
+    defaultBaseUrl: `https://github.com/VictoriaMetrics/VictoriaLogs/releases/download/${PINNED['victoria-logs'].version}`,
+    archive: (arch) => `victoria-logs-linux-${arch}-${PINNED['victoria-logs'].version}.tar.gz`,
+    binaryInArchive: 'victoria-logs-prod',
+  },
+};
+
+/** archive file name → lowercase hex SHA-256 (see RELEASES). */
+export const PINNED_RELEASE_SHA256: Readonly<Record<string, string>> = {};

@@ -1,0 +1,159 @@
+import type { Db } from './store.js';
+import { newId } from './store.js';
+
+/**
+ * Budgets: project/team/user scopes, daily (UTC) and monthly (calendar, UTC) windows, actions
+ * warn/throttle/stop. A call reserves its worst-case cost inside one SQLite transaction that also
+ * reads the window's spend and every open reservation, so concurrent calls can never together
+ * push spend past a stop cap; settle() replaces the reservation with the real ledger row.
+ */
+export type Scope = 'project' | 'team' | 'user';
+export type Window = 'daily' | 'monthly';
+export type Action = 'warn' | 'throttle' | 'stop';
+
+export interface BudgetRow {
+  id: string;
+  project: string;
+  scope: Scope;
+  subject: string;
+  window: Window;
+  limit_nusd: number;
+  action: Action;
+  fallback_model: string | null;
+  created_at: number;
+}
+
+export interface Subjects {
+  project: string;
+  user?: string | undefined;
+  team?: string | undefined;
+}
+
+export function windowStart(window: Window, now: number): number {
+  const d = new Date(now);
+  return window === 'daily' ? Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) : Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+}
+
+export function windowEnd(window: Window, now: number): number {
+  const d = new Date(now);
+  return window === 'daily' ? Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1) : Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+}
+
+export type ReserveResult =
+  | { ok: true; reservationId: string; model: string; amountNusd: number; throttledBy: BudgetRow | undefined; warnings: BudgetRow[] }
+  | { ok: false; budget: BudgetRow; spentNusd: number; retryAfterS: number };
+
+export interface ThresholdCrossing {
+  budget: BudgetRow;
+  threshold: number;
+  utilization: number;
+}
+
+const THRESHOLDS = [50, 80, 100];
+const SUBJECT_COLUMN: Record<Scope, string> = { project: 'project', team: 'team', user: 'user_name' };
+
+export class Budgets {
+  private readonly sumLedger: Record<Scope, (project: string, subject: string, from: number) => number>;
+  private readonly sumReserved: Record<Scope, (project: string, subject: string) => number>;
+
+  constructor(private readonly db: Db) {
+    const mk = (scope: Scope) => {
+      const col = SUBJECT_COLUMN[scope];
+      const l = db.prepare<[string, string, number], { s: number | null }>(`SELECT SUM(cost_nusd) AS s FROM ledger WHERE project = ? AND ${col} = ? AND created_at >= ?`);
+      const r = db.prepare<[string, string], { s: number | null }>(`SELECT SUM(amount_nusd) AS s FROM reservations WHERE project = ? AND ${col} = ?`);
+      return { l: (p: string, s: string, f: number) => l.get(p, s, f)?.s ?? 0, r: (p: string, s: string) => r.get(p, s)?.s ?? 0 };
+    };
+    const p = mk('project');
+    const t = mk('team');
+    const u = mk('user');
+    this.sumLedger = { project: p.l, team: t.l, user: u.l };
+    this.sumReserved = { project: p.r, team: t.r, user: u.r };
+  }
+
+  upsert(input: { project: string; scope: Scope; subject: string; window: Window; limit_nusd: number; action: Action; fallback_model: string | null }): BudgetRow {
+    const now = Date.now();
+    this.db
+      .prepare(
+        `INSERT INTO budgets (id, project, scope, subject, window, limit_nusd, action, fallback_model, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (project, scope, subject, window) DO UPDATE SET limit_nusd = excluded.limit_nusd, action = excluded.action, fallback_model = excluded.fallback_model`,
+      )
+      .run(newId('bud'), input.project, input.scope, input.subject, input.window, input.limit_nusd, input.action, input.fallback_model, now);
+    return this.db.prepare<[string, string, string, string], BudgetRow>('SELECT * FROM budgets WHERE project = ? AND scope = ? AND subject = ? AND window = ?').get(input.project, input.scope, input.subject, input.window) as BudgetRow;
+  }
+
+  list(project?: string): BudgetRow[] {
+    return project ? this.db.prepare<[string], BudgetRow>('SELECT * FROM budgets WHERE project = ? ORDER BY created_at').all(project) : this.db.prepare<[], BudgetRow>('SELECT * FROM budgets ORDER BY project, created_at').all();
+  }
+
+  applicable(s: Subjects): BudgetRow[] {
+    return this.db
+      .prepare<[string, string, string, string], BudgetRow>("SELECT * FROM budgets WHERE project = ? AND ((scope = 'project' AND subject = ?) OR (scope = 'team' AND subject = ?) OR (scope = 'user' AND subject = ?))")
+      .all(s.project, s.project, s.team ?? '\u0000', s.user ?? '\u0000');
+  }
+
+  spent(b: BudgetRow, now = Date.now()): { ledger: number; reserved: number } {
+    return { ledger: this.sumLedger[b.scope](b.project, b.subject, windowStart(b.window, now)), reserved: this.sumReserved[b.scope](b.project, b.subject) };
+  }
+
+  /**
+   * Reserve the worst case for `model`; `worstCase(model)` prices max output tokens. Throttle
+   * budgets that would be crossed switch the model to their fallback first; then any stop budget
+   * that would be crossed denies the call.
+   */
+  reserve(s: Subjects, runId: string, model: string, worstCase: (model: string) => number, now = Date.now()): ReserveResult {
+    return this.db.transaction((): ReserveResult => {
+      const budgets = this.applicable(s);
+      let chosen = model;
+      let amount = worstCase(chosen);
+      let throttledBy: BudgetRow | undefined;
+      const spentOf = new Map<string, number>();
+      const total = (b: BudgetRow): number => {
+        let v = spentOf.get(b.id);
+        if (v === undefined) {
+          const sp = this.spent(b, now);
+          v = sp.ledger + sp.reserved;
+          spentOf.set(b.id, v);
+        }
+        return v;
+      };
+      for (const b of budgets) {
+        if (b.action === 'throttle' && b.fallback_model && chosen !== b.fallback_model && total(b) + amount > b.limit_nusd) {
+          chosen = b.fallback_model;
+          amount = worstCase(chosen);
+          throttledBy = b;
+        }
+      }
+      for (const b of budgets) {
+        if (b.action === 'stop' && total(b) + amount > b.limit_nusd) {
+          return { ok: false, budget: b, spentNusd: total(b), retryAfterS: Math.max(1, Math.ceil((windowEnd(b.window, now) - now) / 1000)) };
+        }
+      }
+      const warnings = budgets.filter((b) => b.action === 'warn' && total(b) + amount > b.limit_nusd);
+      const id = newId('res');
+      this.db.prepare('INSERT INTO reservations (id, run_id, project, user_name, team, amount_nusd, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(id, runId, s.project, s.user ?? null, s.team ?? null, amount, now);
+      return { ok: true, reservationId: id, model: chosen, amountNusd: amount, throttledBy, warnings };
+    })();
+  }
+
+  /** Drops a reservation (call it in the same transaction as the ledger insert). */
+  release(reservationId: string): void {
+    this.db.prepare('DELETE FROM reservations WHERE id = ?').run(reservationId);
+  }
+
+  /** After a settle: thresholds (50/80/100 %) crossed for the first time in this window. */
+  crossings(s: Subjects, now = Date.now()): ThresholdCrossing[] {
+    const out: ThresholdCrossing[] = [];
+    for (const b of this.applicable(s)) {
+      if (b.limit_nusd <= 0) continue;
+      const util = this.spent(b, now).ledger / b.limit_nusd;
+      const ws = windowStart(b.window, now);
+      for (const t of THRESHOLDS) {
+        if (util * 100 >= t) {
+          const r = this.db.prepare('INSERT OR IGNORE INTO budget_events (budget_id, window_start, threshold) VALUES (?, ?, ?)').run(b.id, ws, t);
+          if (r.changes > 0) out.push({ budget: b, threshold: t, utilization: util });
+        }
+      }
+    }
+    return out;
+  }
+}

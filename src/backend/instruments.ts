@@ -1,0 +1,86 @@
+import { metrics, type Attributes, type ObservableResult } from '@opentelemetry/api';
+import { METRIC_HTTP_SERVER_REQUEST_DURATION } from '@opentelemetry/semantic-conventions';
+import * as sc from './semconv.js';
+
+/**
+ * Every instrument of the backend, created once (STYLE 4). Names, units and attributes are
+ * exactly CONTRACT.md's metrics table. The SDK must be registered (telemetry.ts) before this
+ * module is first imported, because the metrics API has no proxy meter.
+ */
+const meter = metrics.getMeter('sagewai-admin');
+
+const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30];
+const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576];
+
+export const httpDuration = meter.createHistogram(METRIC_HTTP_SERVER_REQUEST_DURATION, { unit: 's', description: 'Duration of HTTP server requests.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } });
+export const httpActive = meter.createUpDownCounter(sc.METRIC_HTTP_SERVER_ACTIVE_REQUESTS, { unit: '{request}', description: 'Number of active HTTP server requests.' });
+export const httpResponseSize = meter.createHistogram(sc.METRIC_HTTP_SERVER_RESPONSE_BODY_SIZE, { unit: 'By', description: 'Size of HTTP server response bodies.', advice: { explicitBucketBoundaries: [0, 100, 1000, 10_000, 100_000, 1_000_000] } });
+export const genAiTokenUsage = meter.createHistogram(sc.METRIC_GEN_AI_CLIENT_TOKEN_USAGE, { unit: '{token}', description: 'Number of input and output tokens used.', advice: { explicitBucketBoundaries: TOKEN_BUCKETS } });
+export const genAiDuration = meter.createHistogram(sc.METRIC_GEN_AI_CLIENT_OPERATION_DURATION, { unit: 's', description: 'GenAI operation duration.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } });
+export const runDuration = meter.createHistogram('sagewai.agent.run.duration', { unit: 's', description: 'Agent run duration by outcome.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } });
+export const budgetDenials = meter.createCounter('sagewai.budget.denials', { unit: '{call}', description: 'Calls refused by a budget stop.' });
+export const fleetClaimDuration = meter.createHistogram('sagewai.fleet.claim.duration', { unit: 's', description: 'Fleet claim (long-poll) duration.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } });
+export const authLogins = meter.createCounter('sagewai.auth.logins', { unit: '{login}', description: 'Login attempts by outcome.' });
+
+const costCounter = meter.createObservableCounter('sagewai.llm.cost.usd', { unit: '{USD}', description: 'LLM spend in USD; equals the cost ledger total.' });
+const tokensCounter = meter.createObservableCounter('sagewai.llm.tokens', { unit: '{token}', description: 'LLM tokens by type; equals the cost ledger total.' });
+const callsCounter = meter.createObservableCounter('sagewai.llm.calls', { unit: '{call}', description: 'LLM calls, priced or not; equals the cost ledger count.' });
+const runsCounter = meter.createObservableCounter('sagewai.agent.runs', { unit: '{run}', description: 'Agent runs by outcome; equals the runs table.' });
+const budgetUtil = meter.createObservableGauge('sagewai.budget.utilization', { unit: '1', description: 'Budget spend ÷ limit in the current window.' });
+const fleetWorkers = meter.createObservableGauge('sagewai.fleet.workers', { unit: '{worker}', description: 'Fleet workers by state.' });
+const fleetTasks = meter.createObservableCounter('sagewai.fleet.tasks', { unit: '{task}', description: 'Fleet task events; equals the tasks table.' });
+
+/** A labelled total kept in memory; values are set from the ledger and moved with it. */
+export class SeriesTotals {
+  private readonly series = new Map<string, { attrs: Attributes; value: number }>();
+  add(attrs: Attributes, delta: number): void {
+    const key = JSON.stringify(attrs);
+    const s = this.series.get(key);
+    if (s) s.value += delta;
+    else this.series.set(key, { attrs, value: delta });
+  }
+  /** Make the series exist (at 0) without changing a value it already has. */
+  ensure(attrs: Attributes): void {
+    this.add(attrs, 0);
+  }
+  observe(result: ObservableResult, scale = 1): void {
+    for (const s of this.series.values()) result.observe(scale === 1 ? s.value : s.value / scale, s.attrs);
+  }
+  entries(): Array<{ attrs: Attributes; value: number }> {
+    return [...this.series.values()];
+  }
+  clear(): void {
+    this.series.clear();
+  }
+}
+
+/** Ledger-backed totals: cost in nano-USD (exported ÷ 1e9), tokens, calls, runs. */
+export const ledgerTotals = {
+  costNusd: new SeriesTotals(),
+  tokens: new SeriesTotals(),
+  calls: new SeriesTotals(),
+  runs: new SeriesTotals(),
+};
+
+costCounter.addCallback((r) => ledgerTotals.costNusd.observe(r, 1e9));
+tokensCounter.addCallback((r) => ledgerTotals.tokens.observe(r));
+callsCounter.addCallback((r) => ledgerTotals.calls.observe(r));
+runsCounter.addCallback((r) => ledgerTotals.runs.observe(r));
+
+type Rows = () => Array<{ attrs: Attributes; value: number }>;
+const stateSources: { budgets?: Rows; workers?: Rows; tasks?: Rows } = {};
+
+/** The store's live queries behind the gauges; set by the server when it starts. */
+export function setStateSources(s: { budgets: Rows; workers: Rows; tasks: Rows }): void {
+  Object.assign(stateSources, s);
+}
+
+budgetUtil.addCallback((r) => {
+  for (const row of stateSources.budgets?.() ?? []) r.observe(row.value, row.attrs);
+});
+fleetWorkers.addCallback((r) => {
+  for (const row of stateSources.workers?.() ?? []) r.observe(row.value, row.attrs);
+});
+fleetTasks.addCallback((r) => {
+  for (const row of stateSources.tasks?.() ?? []) r.observe(row.value, row.attrs);
+});

@@ -1,0 +1,94 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { PriceBook } from './pricebook.js';
+import type { FailureRates } from './provider.js';
+import { openStore } from './store.js';
+import { startTelemetry } from './telemetry.js';
+
+/**
+ * `serve` as a library call: open the store, start telemetry (before any instrument exists),
+ * start the HTTP server, record <state>/backend.json; stop() drains, flushes and cleans up.
+ */
+export interface ServeOptions {
+  host: string;
+  port: number;
+  stateDir: string;
+  dataDir: string;
+  seed: number;
+  telemetry: boolean;
+  failureRates: FailureRates;
+  latencyScale: number;
+  workerLostAfterMs: number;
+  bodyLimit: number;
+  version: string;
+}
+
+export interface BackendRecord {
+  url: string;
+  pid: number;
+  dataDir: string;
+  startedAt: string;
+}
+
+export interface ServeHandle {
+  url: string;
+  port: number;
+  dataDir: string;
+  record: BackendRecord;
+  telemetryEnabled: boolean;
+  stop(): Promise<void>;
+}
+
+export async function serveBackend(o: ServeOptions): Promise<ServeHandle> {
+  const store = openStore(o.dataDir);
+  const telemetry = startTelemetry({ serviceVersion: o.version, instanceId: store.instanceId, enabled: o.telemetry });
+  // Imported only now: instruments bind to whichever meter provider is global at import time.
+  const { startBackend } = await import('./server.js');
+  let backend;
+  try {
+    backend = await startBackend({
+      db: store.db,
+      instanceId: store.instanceId,
+      version: o.version,
+      priceBook: PriceBook.load(),
+      seed: o.seed,
+      failureRates: o.failureRates,
+      latencyScale: o.latencyScale,
+      workerLostAfterMs: o.workerLostAfterMs,
+      telemetryEnabled: telemetry.enabled,
+      host: o.host,
+      port: o.port,
+      bodyLimit: o.bodyLimit,
+    });
+  } catch (err) {
+    await telemetry.shutdown();
+    store.db.close();
+    throw err;
+  }
+  const record: BackendRecord = { url: backend.url, pid: process.pid, dataDir: path.resolve(o.dataDir), startedAt: new Date().toISOString() };
+  const recordFile = path.join(o.stateDir, 'backend.json');
+  fs.mkdirSync(o.stateDir, { recursive: true });
+  const tmp = `${recordFile}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`);
+  fs.renameSync(tmp, recordFile);
+  let stopping: Promise<void> | undefined;
+  return {
+    url: backend.url,
+    port: backend.port,
+    dataDir: record.dataDir,
+    record,
+    telemetryEnabled: telemetry.enabled,
+    stop: () =>
+      (stopping ??= (async () => {
+        await backend.close();
+        try {
+          const cur = JSON.parse(fs.readFileSync(recordFile, 'utf8')) as BackendRecord;
+          if (cur.pid === process.pid) fs.rmSync(recordFile, { force: true });
+        } catch {
+          /* already gone */
+        }
+        await telemetry.shutdown();
+        store.db.close();
+      })()),
+  };
+}

@@ -1,0 +1,89 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+
+/**
+ * Durable state in SQLite (WAL, synchronous=FULL: a write that was acknowledged survived a crash).
+ * better-sqlite3 is synchronous, so a db.transaction() body is atomic with respect to every other
+ * request in this process — the budget reservation relies on that.
+ */
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS org (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, slug TEXT NOT NULL, app_name TEXT, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT NOT NULL, role TEXT NOT NULL, password_hash TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, csrf TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, project TEXT, name TEXT, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS projects (slug TEXT PRIMARY KEY, name TEXT NOT NULL, environment TEXT NOT NULL, status TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS agents (project TEXT NOT NULL, name TEXT NOT NULL, model TEXT NOT NULL, system_prompt TEXT NOT NULL, strategy TEXT NOT NULL, temperature REAL NOT NULL, tools TEXT NOT NULL, metadata TEXT NOT NULL, max_output_tokens INTEGER NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (project, name));
+CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, project TEXT NOT NULL, agent TEXT NOT NULL, model TEXT NOT NULL, user_name TEXT, team TEXT, status TEXT NOT NULL, started_at INTEGER NOT NULL, completed_at INTEGER, input_tokens INTEGER NOT NULL DEFAULT 0, cached_input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0, cost_nusd INTEGER NOT NULL DEFAULT 0, error TEXT);
+CREATE INDEX IF NOT EXISTS runs_project_started ON runs (project, started_at);
+CREATE TABLE IF NOT EXISTS ledger (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, project TEXT NOT NULL, agent TEXT NOT NULL, user_name TEXT, team TEXT, provider TEXT NOT NULL, model TEXT NOT NULL, input_tokens INTEGER NOT NULL, cached_input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, cost_nusd INTEGER NOT NULL, input_cost_nusd INTEGER NOT NULL, cached_cost_nusd INTEGER NOT NULL, output_cost_nusd INTEGER NOT NULL, pricebook_version TEXT NOT NULL, priced INTEGER NOT NULL, created_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS ledger_project_time ON ledger (project, created_at);
+CREATE TABLE IF NOT EXISTS workers (id TEXT PRIMARY KEY, project TEXT NOT NULL, name TEXT NOT NULL, pool TEXT NOT NULL, models TEXT NOT NULL, labels TEXT NOT NULL, max_concurrent INTEGER NOT NULL, secret_hash TEXT NOT NULL, state TEXT NOT NULL, registered_at INTEGER NOT NULL, last_heartbeat_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, project TEXT NOT NULL, pool TEXT NOT NULL, payload TEXT NOT NULL, model TEXT, status TEXT NOT NULL, worker_id TEXT, created_at INTEGER NOT NULL, claimed_at INTEGER, completed_at INTEGER, result TEXT, error TEXT);
+CREATE INDEX IF NOT EXISTS tasks_queue ON tasks (project, pool, status, created_at);
+CREATE TABLE IF NOT EXISTS budgets (id TEXT PRIMARY KEY, project TEXT NOT NULL, scope TEXT NOT NULL, subject TEXT NOT NULL, window TEXT NOT NULL, limit_nusd INTEGER NOT NULL, action TEXT NOT NULL, fallback_model TEXT, created_at INTEGER NOT NULL, UNIQUE (project, scope, subject, window));
+CREATE TABLE IF NOT EXISTS reservations (id TEXT PRIMARY KEY, run_id TEXT NOT NULL, project TEXT NOT NULL, user_name TEXT, team TEXT, amount_nusd INTEGER NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS budget_events (budget_id TEXT NOT NULL, window_start INTEGER NOT NULL, threshold INTEGER NOT NULL, PRIMARY KEY (budget_id, window_start, threshold));
+`;
+
+export type Db = Database.Database;
+
+export interface OpenedStore {
+  db: Db;
+  instanceId: string;
+  dataDir: string;
+  operatorToken: string;
+}
+
+export function sha256(text: string): string {
+  return crypto.createHash('sha256').update(text).digest('hex');
+}
+
+export function newId(prefix: string): string {
+  return `${prefix}_${crypto.randomBytes(9).toString('base64url')}`;
+}
+
+export function newSecret(): string {
+  return crypto.randomBytes(24).toString('base64url');
+}
+
+/** Opens (creating when needed) the data dir, the db and the operator token file (mode 0600). */
+export function openStore(dataDir: string): OpenedStore {
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const db = new Database(path.join(dataDir, 'sagewai.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  db.exec(SCHEMA);
+  const get = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?');
+  let instanceId = get.get('instance_id')?.value;
+  if (!instanceId) {
+    instanceId = crypto.randomUUID();
+    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('instance_id', instanceId);
+  }
+  // The operator token: its hash lives in the db, the token itself only in a 0600 file beside it.
+  const tokenFile = path.join(dataDir, 'operator-token');
+  let operatorToken: string | undefined;
+  try {
+    operatorToken = fs.readFileSync(tokenFile, 'utf8').trim() || undefined;
+  } catch {
+    operatorToken = undefined;
+  }
+  const hasOperator = (t: string): boolean => db.prepare("SELECT 1 FROM tokens WHERE token_hash = ? AND kind = 'operator'").get(sha256(t)) !== undefined;
+  if (!operatorToken || !hasOperator(operatorToken)) {
+    operatorToken = `sgo_${newSecret()}`;
+    db.transaction(() => {
+      db.prepare("DELETE FROM tokens WHERE kind = 'operator'").run();
+      db.prepare('INSERT INTO tokens (id, token_hash, kind, project, name, created_at) VALUES (?, ?, ?, NULL, ?, ?)').run(newId('tok'), sha256(operatorToken as string), 'operator', 'operator', Date.now());
+    })();
+    const tmp = `${tokenFile}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, `${operatorToken}\n`, { mode: 0o600 });
+    fs.renameSync(tmp, tokenFile);
+  }
+  fs.chmodSync(tokenFile, 0o600);
+  return { db, instanceId, dataDir, operatorToken };
+}

@@ -1,0 +1,542 @@
+import { Pool } from 'undici';
+
+/**
+ * Typed client for the admin backend (`sagewai-obs serve`). One keep-alive connection pool per
+ * client; every non-2xx answer throws BackendApiError carrying the JSON error body.
+ * Names here are a contract used by examples, hud, verify and budget: keep them stable.
+ */
+
+export interface ApiErrorBody {
+  error: { code: string; message: string; [k: string]: unknown };
+}
+
+export class BackendApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly body: unknown;
+  /** Seconds from a Retry-After header, when the server sent one. */
+  readonly retryAfterSeconds: number | undefined;
+  readonly method: string;
+  readonly path: string;
+  constructor(method: string, path: string, status: number, body: unknown, retryAfterSeconds?: number) {
+    const err = (body as Partial<ApiErrorBody> | undefined)?.error;
+    const code = typeof err?.code === 'string' ? err.code : `http_${status}`;
+    const msg = typeof err?.message === 'string' ? err.message : typeof body === 'string' ? body.slice(0, 200) : 'request failed';
+    super(`${method} ${path} → ${status} ${code}: ${msg}`);
+    this.name = 'BackendApiError';
+    this.status = status;
+    this.code = code;
+    this.body = body;
+    this.retryAfterSeconds = retryAfterSeconds;
+    this.method = method;
+    this.path = path;
+  }
+}
+
+export interface Project {
+  slug: string;
+  name: string;
+  environment: string;
+  status: string;
+  created_at: string;
+}
+
+export interface User {
+  id: string;
+  email: string;
+  name: string;
+  role: string;
+}
+
+export interface LoginResult {
+  access_token: string;
+  token_type: 'bearer';
+  user: User;
+}
+
+export interface AgentSpec {
+  name: string;
+  model: string;
+  system_prompt?: string;
+  strategy?: string;
+  temperature?: number;
+  tools?: string[];
+  metadata?: Record<string, unknown>;
+  /** Worst-case output tokens per call; used for budget reservation. */
+  max_output_tokens?: number;
+}
+
+export interface Agent extends Required<Omit<AgentSpec, 'max_output_tokens'>> {
+  project: string;
+  max_output_tokens: number;
+  created_at: string;
+}
+
+export interface RunRequest {
+  agent_name: string;
+  message: string;
+  /** Override the agent's model for this call. */
+  model?: string;
+  /** Budget subjects this call is attributed to (besides the project). */
+  user?: string;
+  team?: string;
+  max_output_tokens?: number;
+  /**
+   * Steer the simulated provider: exact token counts (for fixed workloads such as example 34)
+   * or a forced failure.
+   */
+  simulate?: { input_tokens?: number; cached_input_tokens?: number; output_tokens?: number; fail?: 'rate_limit' | 'timeout' | 'server_error' };
+}
+
+export interface RunUsage {
+  provider: string;
+  model: string;
+  input_tokens: number;
+  cached_input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+  cost_nusd: number;
+  priced: boolean;
+}
+
+export type RunEvent =
+  | { type: 'run_started'; data: { run_id: string; agent: string; model: string } }
+  | { type: 'text_message_content'; data: { delta: string } }
+  | { type: 'run_finished'; data: RunFinished }
+  | { type: 'run_error'; data: { run_id: string; error: { code: string; message: string } } }
+  | { type: 'budget_warning'; data: Record<string, unknown> };
+
+export interface RunFinished {
+  run_id: string;
+  output: string;
+  status: 'completed' | 'error';
+  usage?: RunUsage;
+  error?: { code: string; message: string };
+}
+
+export interface RunItem {
+  run_id: string;
+  project: string;
+  agent_name: string;
+  model: string;
+  status: string;
+  started_at: string;
+  completed_at: string | null;
+  total_tokens: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+  error: string | null;
+}
+
+export interface RunList {
+  items: RunItem[];
+  has_more: boolean;
+}
+
+export interface WorkerRegistration {
+  name: string;
+  models?: string[];
+  pool?: string;
+  labels?: Record<string, string>;
+  max_concurrent?: number;
+}
+
+export interface RegisteredWorker {
+  worker_id: string;
+  worker_secret: string;
+  status: string;
+  project: string;
+  pool: string;
+}
+
+export interface WorkerCredentials {
+  worker_id: string;
+  worker_secret: string;
+}
+
+export interface FleetTask {
+  task_id: string;
+  project: string;
+  pool: string;
+  status: string;
+  payload: unknown;
+  model: string | null;
+  created_at: string;
+  claimed_at?: string | null;
+  worker_id?: string | null;
+}
+
+export interface FleetWorker {
+  worker_id: string;
+  name: string;
+  project: string;
+  pool: string;
+  state: 'online' | 'busy' | 'lost';
+  models: string[];
+  labels: Record<string, string>;
+  max_concurrent: number;
+  last_heartbeat_at: string;
+  registered_at: string;
+}
+
+export interface CostGroup {
+  project?: string;
+  model?: string;
+  agent?: string;
+  provider?: string;
+  token_type?: string;
+  cost_usd: number;
+  cost_nusd: number;
+  input_tokens: number;
+  cached_input_tokens: number;
+  output_tokens: number;
+  calls: number;
+  unpriced_calls: number;
+}
+
+export interface CostReport {
+  from: string;
+  to: string;
+  currency: 'USD';
+  group_by: string[];
+  groups: CostGroup[];
+  total: { cost_usd: number; cost_nusd: number; calls: number; unpriced_calls: number; input_tokens: number; cached_input_tokens: number; output_tokens: number };
+}
+
+export interface CostQuery {
+  from?: string | Date;
+  to?: string | Date;
+  group_by?: Array<'project' | 'model' | 'agent' | 'provider' | 'token_type'>;
+  project?: string;
+}
+
+export type BudgetScope = 'project' | 'team' | 'user';
+export type BudgetWindow = 'daily' | 'monthly';
+export type BudgetAction = 'warn' | 'throttle' | 'stop';
+
+export interface BudgetLimitInput {
+  scope: BudgetScope;
+  /** Project slug for scope=project (defaults to the selected project), else the team/user name. */
+  subject?: string;
+  window: BudgetWindow;
+  limit_usd: number;
+  action: BudgetAction;
+  /** For throttle: the cheaper model to fall back to. */
+  fallback_model?: string;
+}
+
+export interface BudgetLimit {
+  id: string;
+  project: string;
+  scope: BudgetScope;
+  subject: string;
+  window: BudgetWindow;
+  limit_usd: number;
+  action: BudgetAction;
+  fallback_model: string | null;
+  created_at: string;
+}
+
+export interface BudgetStatus extends BudgetLimit {
+  spent_usd: number;
+  reserved_usd: number;
+  utilization: number;
+  window_start: string;
+  resets_at: string;
+  state: 'ok' | 'warning' | 'exceeded';
+}
+
+export interface LiveState {
+  generated_at: string;
+  agents: Array<{ project: string; name: string; model: string }>;
+  runs_in_flight: Array<{ run_id: string; project: string; agent: string; model: string; started_at: string; elapsed_ms: number; cost_usd: number }>;
+  tasks_in_flight: Array<{ task_id: string; project: string; pool: string; worker_id: string | null; state: string; elapsed_ms: number }>;
+  workers: Array<{ worker_id: string; name: string; project: string; pool: string; state: string; last_heartbeat_at: string }>;
+}
+
+export interface HealthSummary {
+  status: 'ok' | 'degraded';
+  uptime_s: number;
+  version: string;
+  instance_id: string;
+  counts: { projects: number; agents: number; runs: number; runs_in_flight: number; workers_online: number; tasks_queued: number };
+  telemetry: { enabled: boolean };
+}
+
+export interface SetupInput {
+  org_name: string;
+  admin_email: string;
+  admin_password: string;
+  org_slug?: string;
+  app_name?: string;
+  admin_name?: string;
+}
+
+export interface BackendClientOptions {
+  baseUrl: string;
+  /** Bearer token (login's access_token, a project token or the operator token). */
+  token?: string | undefined;
+  /** Default project slug sent as X-Project-ID on tenant routes. */
+  project?: string | undefined;
+  /** Per-request timeout (headers and body), default 30 s. */
+  timeoutMs?: number;
+  /** Keep-alive connections to the backend, default 32. */
+  connections?: number;
+}
+
+type Query = Record<string, string | number | boolean | undefined | string[]>;
+
+interface RequestOptions {
+  query?: Query | undefined;
+  body?: unknown;
+  headers?: Record<string, string> | undefined;
+  project?: string | undefined;
+  /** Treat these statuses as success (e.g. 204 on claim). */
+  okStatuses?: number[];
+  timeoutMs?: number | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+function toQuery(q: Query | undefined): string {
+  if (!q) return '';
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) {
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const item of v) params.append(k, item);
+    else params.append(k, String(v));
+  }
+  const s = params.toString();
+  return s ? `?${s}` : '';
+}
+
+export class BackendClient {
+  readonly baseUrl: string;
+  private token: string | undefined;
+  private project: string | undefined;
+  private readonly timeoutMs: number;
+  private readonly pool: Pool;
+  private readonly ownsPool: boolean;
+
+  constructor(opts: BackendClientOptions, pool?: Pool) {
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    this.token = opts.token;
+    this.project = opts.project;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    const origin = new URL(this.baseUrl).origin;
+    this.ownsPool = pool === undefined;
+    this.pool = pool ?? new Pool(origin, { connections: opts.connections ?? 32, keepAliveTimeout: 30_000, pipelining: 1 });
+  }
+
+  /** A client sharing this one's connection pool with another token and/or project. */
+  with(opts: { token?: string | undefined; project?: string | undefined }): BackendClient {
+    const c = new BackendClient({ baseUrl: this.baseUrl, token: 'token' in opts ? opts.token : this.token, project: 'project' in opts ? opts.project : this.project, timeoutMs: this.timeoutMs }, this.pool);
+    return c;
+  }
+
+  setToken(token: string | undefined): void {
+    this.token = token;
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsPool) await this.pool.close();
+  }
+
+  private pathPrefix(): string {
+    return new URL(this.baseUrl).pathname.replace(/\/+$/, '');
+  }
+
+  /** Low-level JSON request; exported for routes not wrapped below. */
+  async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<{ status: number; body: T; headers: Record<string, string | string[] | undefined> }> {
+    const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
+    if (this.token && !headers.authorization) headers.authorization = `Bearer ${this.token}`;
+    const project = opts.project ?? this.project;
+    if (project && !headers['x-project-id']) headers['x-project-id'] = project;
+    let body: string | undefined;
+    if (opts.body !== undefined) {
+      body = JSON.stringify(opts.body);
+      headers['content-type'] = 'application/json';
+    }
+    const fullPath = this.pathPrefix() + path + toQuery(opts.query);
+    const timeout = opts.timeoutMs ?? this.timeoutMs;
+    const res = await this.pool.request({ method: method as 'GET', path: fullPath, headers, body, headersTimeout: timeout, bodyTimeout: timeout, signal: opts.signal });
+    const text = await res.body.text();
+    let parsed: unknown = text;
+    if (text.length > 0 && String(res.headers['content-type'] ?? '').includes('json')) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = text;
+      }
+    } else if (text.length === 0) parsed = undefined;
+    const ok = (res.statusCode >= 200 && res.statusCode < 300) || (opts.okStatuses ?? []).includes(res.statusCode);
+    if (!ok) {
+      const ra = res.headers['retry-after'];
+      const raNum = ra !== undefined ? Number(Array.isArray(ra) ? ra[0] : ra) : undefined;
+      throw new BackendApiError(method, path, res.statusCode, parsed, raNum !== undefined && Number.isFinite(raNum) ? raNum : undefined);
+    }
+    return { status: res.statusCode, body: parsed as T, headers: res.headers };
+  }
+
+  private async json<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    return (await this.request<T>(method, path, opts)).body;
+  }
+
+  // ── setup and auth ──
+  setupStatus(): Promise<{ setup_required: boolean }> {
+    return this.json('GET', '/api/v1/setup/status');
+  }
+  setup(input: SetupInput): Promise<{ org: { name: string; slug: string }; user: User }> {
+    return this.json('POST', '/api/v1/setup', { body: input });
+  }
+  /** Logs in; the returned access_token is also adopted by this client. */
+  async login(email: string, password: string): Promise<LoginResult> {
+    const r = await this.json<LoginResult>('POST', '/api/v1/auth/login', { body: { email, password } });
+    this.token = r.access_token;
+    return r;
+  }
+  me(): Promise<{ user: User | null; token: { kind: string; project: string | null } }> {
+    return this.json('GET', '/api/v1/auth/me');
+  }
+  logout(): Promise<{ ok: true }> {
+    return this.json('POST', '/api/v1/auth/logout');
+  }
+
+  // ── projects ──
+  async listProjects(): Promise<Project[]> {
+    return (await this.json<{ items: Project[] }>('GET', '/api/v1/projects')).items;
+  }
+  createProject(input: { slug: string; name: string; environment?: string }): Promise<Project> {
+    return this.json('POST', '/api/v1/projects', { body: input });
+  }
+  getProject(slug: string): Promise<Project> {
+    return this.json('GET', `/api/v1/projects/${encodeURIComponent(slug)}`);
+  }
+  /** A bearer token that can only see this project. */
+  createProjectToken(slug: string, name?: string): Promise<{ token: string; project: string; token_id: string }> {
+    return this.json('POST', `/api/v1/projects/${encodeURIComponent(slug)}/tokens`, { body: name ? { name } : {} });
+  }
+
+  // ── playground ──
+  createAgent(project: string, spec: AgentSpec): Promise<Agent> {
+    return this.json('POST', '/playground/agent', { body: spec, project });
+  }
+  async listAgents(project: string): Promise<Agent[]> {
+    return (await this.json<{ items: Agent[] }>('GET', '/playground/agents', { project })).items;
+  }
+  getAgent(project: string, name: string): Promise<Agent> {
+    return this.json('GET', `/playground/agents/${encodeURIComponent(name)}`, { project });
+  }
+
+  /**
+   * Runs an agent and consumes the event stream. Resolves with run_finished (status may be
+   * 'error' when the simulated provider failed); throws BackendApiError for 4xx such as a
+   * budget stop (402) before the stream starts.
+   */
+  async run(project: string, req: RunRequest, onEvent?: (e: RunEvent) => void, signal?: AbortSignal): Promise<RunFinished> {
+    const headers: Record<string, string> = { accept: 'text/event-stream', 'content-type': 'application/json', 'x-project-id': project };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    const path = '/playground/run';
+    const res = await this.pool.request({ method: 'POST', path: this.pathPrefix() + path, headers, body: JSON.stringify(req), headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs, signal });
+    if (res.statusCode < 200 || res.statusCode >= 300) {
+      const text = await res.body.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        /* keep text */
+      }
+      const ra = res.headers['retry-after'];
+      const raNum = ra !== undefined ? Number(Array.isArray(ra) ? ra[0] : ra) : undefined;
+      throw new BackendApiError('POST', path, res.statusCode, parsed, raNum !== undefined && Number.isFinite(raNum) ? raNum : undefined);
+    }
+    let finished: RunFinished | undefined;
+    let buf = '';
+    const decoder = new TextDecoder();
+    const handle = (block: string): void => {
+      let type = 'message';
+      const data: string[] = [];
+      for (const line of block.split('\n')) {
+        if (line.startsWith('event:')) type = line.slice(6).trim();
+        else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+      }
+      if (data.length === 0) return;
+      const payload = JSON.parse(data.join('\n')) as Record<string, unknown>;
+      const ev = { type, data: payload } as RunEvent;
+      if (ev.type === 'run_finished') finished = ev.data;
+      onEvent?.(ev);
+    };
+    for await (const chunk of res.body) {
+      buf += decoder.decode(chunk as Buffer, { stream: true });
+      let idx: number;
+      while ((idx = buf.indexOf('\n\n')) >= 0) {
+        const block = buf.slice(0, idx);
+        buf = buf.slice(idx + 2);
+        if (block.trim()) handle(block);
+      }
+    }
+    if (buf.trim()) handle(buf);
+    if (!finished) throw new BackendApiError('POST', path, res.statusCode, { error: { code: 'stream_incomplete', message: 'the event stream ended without run_finished' } });
+    return finished;
+  }
+
+  listRuns(query: { agent_name?: string; status?: string; limit?: number; offset?: number; project?: string } = {}): Promise<RunList> {
+    const { project, ...q } = query;
+    return this.json('GET', '/admin/runs', { query: q, project });
+  }
+
+  // ── fleet ──
+  fleetRegister(project: string, reg: WorkerRegistration): Promise<RegisteredWorker> {
+    return this.json('POST', '/api/v1/fleet/register', { body: reg, project });
+  }
+  private workerHeaders(w: WorkerCredentials): Record<string, string> {
+    return { 'x-worker-id': w.worker_id, 'x-worker-secret': w.worker_secret };
+  }
+  fleetHeartbeat(w: WorkerCredentials, body: { status?: 'online' | 'busy'; active_tasks?: number } = {}): Promise<{ ok: true; state: string }> {
+    return this.json('POST', '/api/v1/fleet/heartbeat', { body, headers: this.workerHeaders(w) });
+  }
+  /** Long-poll for a task of the worker's own project and pool; null when none arrived within waitMs. */
+  async fleetClaim(w: WorkerCredentials, waitMs = 0): Promise<FleetTask | null> {
+    const r = await this.request<FleetTask | undefined>('POST', '/api/v1/fleet/claim', { body: { wait_ms: waitMs }, headers: this.workerHeaders(w), timeoutMs: waitMs + this.timeoutMs });
+    return r.status === 204 || r.body === undefined ? null : r.body;
+  }
+  fleetReport(w: WorkerCredentials, report: { task_id: string; status: 'completed' | 'failed'; result?: unknown; error?: string }): Promise<{ ok: true; task: FleetTask }> {
+    return this.json('POST', '/api/v1/fleet/report', { body: report, headers: this.workerHeaders(w) });
+  }
+  createTask(project: string, task: { pool?: string; payload?: unknown; model?: string }): Promise<FleetTask> {
+    return this.json('POST', '/api/v1/fleet/tasks', { body: task, project });
+  }
+  async listTasks(project?: string, status?: string): Promise<FleetTask[]> {
+    return (await this.json<{ items: FleetTask[] }>('GET', '/api/v1/fleet/tasks', { project, query: { status } })).items;
+  }
+  async listWorkers(project?: string): Promise<FleetWorker[]> {
+    return (await this.json<{ items: FleetWorker[] }>('GET', '/api/v1/fleet/workers', { project })).items;
+  }
+
+  // ── health, analytics, live ──
+  healthSummary(): Promise<HealthSummary> {
+    return this.json('GET', '/api/v1/health/summary');
+  }
+  costs(q: CostQuery = {}): Promise<CostReport> {
+    const iso = (d: string | Date | undefined): string | undefined => (d instanceof Date ? d.toISOString() : d);
+    return this.json('GET', '/api/v1/analytics/costs', { query: { from: iso(q.from), to: iso(q.to), group_by: q.group_by ? q.group_by.join(',') : undefined }, project: q.project });
+  }
+  live(project?: string): Promise<LiveState> {
+    return this.json('GET', '/api/v1/live', { query: { project } });
+  }
+
+  // ── budgets ──
+  async listBudgets(project?: string): Promise<BudgetLimit[]> {
+    return (await this.json<{ items: BudgetLimit[] }>('GET', '/api/v1/budget/limits', { project })).items;
+  }
+  setBudget(project: string, limit: BudgetLimitInput): Promise<BudgetLimit> {
+    return this.json('POST', '/api/v1/budget/limits', { body: limit, project });
+  }
+  async budgetStatus(project?: string, filter: { scope?: BudgetScope; subject?: string } = {}): Promise<BudgetStatus[]> {
+    const path = filter.scope ? `/api/v1/budget/status/${filter.scope}${filter.subject ? `/${encodeURIComponent(filter.subject)}` : ''}` : '/api/v1/budget/status';
+    return (await this.json<{ items: BudgetStatus[] }>('GET', path, { project })).items;
+  }
+  openapi(): Promise<Record<string, unknown>> {
+    return this.json('GET', '/openapi.json');
+  }
+}

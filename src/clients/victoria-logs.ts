@@ -1,0 +1,114 @@
+import { request } from 'undici';
+import { UserError } from '../errors.js';
+import { unreachable } from './victoria-metrics.js';
+
+/**
+ * Client for VictoriaLogs' LogsQL API: `/select/logsql/query` (bounded by time and limit) and
+ * `/select/logsql/tail` (live). Both answer JSON lines, one log record (or stats row) per line.
+ */
+
+/** One record: `_time`, `_msg`, `_stream` and every field, all as strings. */
+export type LogRecord = Record<string, string>;
+
+export class LogsQueryError extends Error {
+  readonly status: number;
+  readonly query: string;
+  constructor(status: number, query: string, message: string) {
+    super(`VictoriaLogs rejected the query (${status}): ${message}\n  query: ${query}`);
+    this.name = 'LogsQueryError';
+    this.status = status;
+    this.query = query;
+  }
+}
+
+type Time = Date | number;
+const toRfc3339 = (t: Time): string => (typeof t === 'number' ? new Date(t * 1000) : t).toISOString();
+
+export function parseJsonLines(text: string): LogRecord[] {
+  const out: LogRecord[] = [];
+  for (const line of text.split('\n')) {
+    const s = line.trim();
+    if (s) out.push(JSON.parse(s) as LogRecord);
+  }
+  return out;
+}
+
+export class VictoriaLogsClient {
+  readonly baseUrl: string;
+  private readonly timeoutMs: number;
+
+  constructor(baseUrl: string, opts: { timeoutMs?: number } = {}) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+  }
+
+  async query(logsql: string, opts: { start?: Time; end?: Time; limit?: number } = {}): Promise<LogRecord[]> {
+    const params = new URLSearchParams({ query: logsql });
+    if (opts.start !== undefined) params.set('start', toRfc3339(opts.start));
+    if (opts.end !== undefined) params.set('end', toRfc3339(opts.end));
+    if (opts.limit !== undefined) params.set('limit', String(opts.limit));
+    const res = await this.send('/select/logsql/query', params, this.timeoutMs);
+    const text = await res.body.text();
+    if (res.statusCode !== 200) throw this.failure(res.statusCode, logsql, text);
+    return parseJsonLines(text);
+  }
+
+  /**
+   * Live tail: calls onRecord for each new matching record until `signal` aborts.
+   * `startOffset` (e.g. `5m`) replays that much history first. The query may not use pipes
+   * that need all data (sort, limit, stats).
+   */
+  async tail(logsql: string, onRecord: (r: LogRecord) => void, opts: { signal: AbortSignal; startOffset?: string }): Promise<void> {
+    const params = new URLSearchParams({ query: logsql });
+    if (opts.startOffset) params.set('start_offset', opts.startOffset);
+    const res = await this.send('/select/logsql/tail', params, 0, opts.signal);
+    if (res.statusCode !== 200) throw this.failure(res.statusCode, logsql, await res.body.text());
+    let buf = '';
+    try {
+      for await (const chunk of res.body) {
+        buf += (chunk as Buffer).toString('utf8');
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl).trim();
+          buf = buf.slice(nl + 1);
+          if (line) onRecord(JSON.parse(line) as LogRecord);
+        }
+      }
+    } catch (err) {
+      if (opts.signal.aborted) return;
+      throw err;
+    }
+  }
+
+  /** True when /health answers 200. Never throws. */
+  async healthy(): Promise<boolean> {
+    try {
+      const res = await request(`${this.baseUrl}/health`, { method: 'GET', headersTimeout: 5000, bodyTimeout: 5000 });
+      await res.body.dump();
+      return res.statusCode === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  private async send(path: string, params: URLSearchParams, timeoutMs: number, signal?: AbortSignal) {
+    try {
+      return await request(`${this.baseUrl}${path}`, {
+        method: 'POST',
+        body: params.toString(),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        headersTimeout: timeoutMs || 30_000,
+        bodyTimeout: timeoutMs,
+        ...(signal ? { signal } : {}),
+      });
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      throw unreachable('VictoriaLogs', this.baseUrl, err, '--vl-url', 'SAGEWAI_OBS_VL_URL');
+    }
+  }
+
+  private failure(status: number, logsql: string, text: string): Error {
+    if (status === 404) return new UserError(`${this.baseUrl} did not answer like VictoriaLogs (HTTP 404)`, 'check --vl-url / SAGEWAI_OBS_VL_URL points at VictoriaLogs (default port 9428)');
+    return new LogsQueryError(status, logsql, text.trim().slice(0, 300));
+  }
+}

@@ -1,0 +1,39 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../base-command.js';
+import { endpointFlags, projectFlag, resolveEndpoints } from '../clients/endpoints.js';
+import { VictoriaMetricsClient } from '../clients/victoria-metrics.js';
+import { buildCostReport, COST_BY, resolveWindow } from '../report/cost.js';
+import { costCsv, costTable, useColour, type OutputFormat } from '../report/format.js';
+import type { CostDimension } from '../queries/index.js';
+
+export default class Cost extends BaseCommand<typeof Cost> {
+  static override summary = 'LLM spend, tokens and calls per project, model, agent or token type, from VictoriaMetrics';
+  static override description = 'Numbers come from the query catalog (exact counter increases over the window, evaluated at --to), the same queries the Grafana board uses. Unpriced usage is shown apart, never as $0.';
+  static override examples = [
+    '<%= config.bin %> cost --by project',
+    '<%= config.bin %> cost --by model --since 7d --format csv > spend.csv',
+    '<%= config.bin %> cost --by agent --project acme-support --from 2026-11-01T00:00:00Z --to 2026-11-26T00:00:00Z --json',
+  ];
+  static override flags = {
+    by: Flags.string({ description: 'Group spend by', options: COST_BY, default: 'project', env: 'SAGEWAI_OBS_COST_BY' }),
+    since: Flags.string({ description: 'Window ending at --to (or now): 30m, 24h, 7d [default: 24h]', env: 'SAGEWAI_OBS_SINCE' }),
+    from: Flags.string({ description: 'Window start (ISO time or unix seconds)', env: 'SAGEWAI_OBS_FROM' }),
+    to: Flags.string({ description: 'Window end (ISO time or unix seconds) [default: now]', env: 'SAGEWAI_OBS_TO' }),
+    format: Flags.string({ description: 'Output format (--json is the same as --format json)', options: ['table', 'json', 'csv'], default: 'table', env: 'SAGEWAI_OBS_FORMAT' }),
+    ...projectFlag,
+    ...endpointFlags,
+  };
+
+  public async run(): Promise<unknown> {
+    const f = this.flags;
+    const window = resolveWindow({ since: f.since, from: f.from, to: f.to });
+    const endpoints = resolveEndpoints(f);
+    const vm = new VictoriaMetricsClient(endpoints.vmUrl);
+    const report = await buildCostReport(vm, { by: f.by as CostDimension, window, project: f.project });
+    const format: OutputFormat = f.json ? 'json' : (f.format as OutputFormat);
+    if (format === 'json') this.printJson(report);
+    else if (format === 'csv') process.stdout.write(costCsv(report));
+    else this.printLine(costTable(report, useColour()));
+    return report;
+  }
+}

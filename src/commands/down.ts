@@ -1,0 +1,30 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../base-command.js';
+import { endpointFlags, resolveStateDir } from '../clients/endpoints.js';
+import { down } from '../stack/runtime.js';
+
+export default class Down extends BaseCommand<typeof Down> {
+  static override summary = 'Stop the stack (SIGTERM, then SIGKILL after a timeout); data is kept unless --purge';
+  static override examples = ['<%= config.bin %> down', '<%= config.bin %> down --purge'];
+
+  static override flags = {
+    'state-dir': endpointFlags['state-dir'],
+    purge: Flags.boolean({ description: 'Also delete the components\' data and logs', env: 'SAGEWAI_OBS_PURGE', default: false }),
+    timeout: Flags.integer({ description: 'Seconds to wait after SIGTERM before SIGKILL', env: 'SAGEWAI_OBS_DOWN_TIMEOUT', min: 0, default: 10 }),
+  };
+
+  public async run(): Promise<unknown> {
+    const stateDir = resolveStateDir(this.flags['state-dir']);
+    const result = await down({ stateDir, purge: this.flags.purge, timeoutMs: this.flags.timeout * 1000 });
+    if (this.flags.json) this.printJson({ stateDir, ...result });
+    else {
+      if (result.runtime === null) this.printLine(`no stack recorded in ${stateDir}; nothing to stop`);
+      else {
+        const how = Object.entries(result.stopped).map(([c, s]) => `${c} ${s}`);
+        this.printLine(`stack stopped (${result.runtime})${how.length > 0 ? `: ${how.join(', ')}` : ''}`);
+      }
+      this.printLine(result.purged ? 'data and logs removed' : `data kept in ${stateDir}/data (down --purge removes it)`);
+    }
+    return result;
+  }
+}

@@ -1,0 +1,65 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../base-command.js';
+import { endpointFlags, resolveStateDir } from '../clients/endpoints.js';
+import { up, type Runtime } from '../stack/runtime.js';
+import type { Ports } from '../stack/ports.js';
+
+const port = (description: string, env: string) => Flags.integer({ description, env, min: 1, max: 65535, helpGroup: 'PORTS' });
+
+export default class Up extends BaseCommand<typeof Up> {
+  static override summary = 'Start the collector, VictoriaMetrics and VictoriaLogs and wait until they are healthy';
+  static override examples = ['<%= config.bin %> up', '<%= config.bin %> up --runtime native --vm-port 18428', '<%= config.bin %> up --json'];
+
+  static override flags = {
+    runtime: Flags.string({ description: 'docker (compose, with Grafana), native (processes from the binary cache), or auto (docker when an engine answers)', env: 'SAGEWAI_OBS_RUNTIME', options: ['auto', 'native', 'docker'], default: 'auto' }),
+    'state-dir': endpointFlags['state-dir'],
+    'cache-dir': Flags.string({ description: 'Binary cache [default: $XDG_CACHE_HOME/sagewai-obs/bin]', env: 'SAGEWAI_OBS_CACHE_DIR' }),
+    'collector-bin': Flags.string({ description: 'Collector binary to run instead of the cached one', env: 'SAGEWAI_OBS_COLLECTOR_BIN' }),
+    'vm-bin': Flags.string({ description: 'VictoriaMetrics binary to run instead of the cached one', env: 'SAGEWAI_OBS_VM_BIN' }),
+    'vl-bin': Flags.string({ description: 'VictoriaLogs binary to run instead of the cached one', env: 'SAGEWAI_OBS_VL_BIN' }),
+    timeout: Flags.integer({ description: 'Seconds to wait for each component to become healthy', env: 'SAGEWAI_OBS_UP_TIMEOUT', min: 1, default: 60 }),
+    'otlp-grpc-port': port('Collector OTLP gRPC port [default: 4317]', 'SAGEWAI_OBS_OTLP_GRPC_PORT'),
+    'otlp-http-port': port('Collector OTLP HTTP port [default: 4318]', 'SAGEWAI_OBS_OTLP_HTTP_PORT'),
+    'prom-port': port('Collector prometheus exporter port [default: 8889]', 'SAGEWAI_OBS_PROM_PORT'),
+    'collector-metrics-port': port('Collector self-metrics port [default: 8888]', 'SAGEWAI_OBS_COLLECTOR_METRICS_PORT'),
+    'collector-health-port': port('Collector health_check port [default: 13133]', 'SAGEWAI_OBS_COLLECTOR_HEALTH_PORT'),
+    'vm-port': port('VictoriaMetrics port [default: 8428]', 'SAGEWAI_OBS_VM_PORT'),
+    'vl-port': port('VictoriaLogs port [default: 9428]', 'SAGEWAI_OBS_VL_PORT'),
+    'grafana-port': port('Grafana port, docker runtime only [default: 3000]', 'SAGEWAI_OBS_GRAFANA_PORT'),
+  };
+
+  public async run(): Promise<unknown> {
+    const f = this.flags;
+    const ports: Partial<Ports> = {
+      otlpGrpc: f['otlp-grpc-port'],
+      otlpHttp: f['otlp-http-port'],
+      promExporter: f['prom-port'],
+      collectorMetrics: f['collector-metrics-port'],
+      collectorHealth: f['collector-health-port'],
+      vm: f['vm-port'],
+      vl: f['vl-port'],
+      grafana: f['grafana-port'],
+    };
+    const result = await up({
+      runtime: f.runtime as Runtime,
+      stateDir: resolveStateDir(f['state-dir']),
+      cacheDir: f['cache-dir'],
+      ports,
+      binaries: { collector: f['collector-bin'], 'victoria-metrics': f['vm-bin'], 'victoria-logs': f['vl-bin'] },
+      healthTimeoutMs: f.timeout * 1000,
+      onProgress: (line) => this.progress(line),
+    });
+    if (f.json) {
+      this.printJson(result);
+      return result;
+    }
+    const e = result.record.endpoints;
+    this.printLine(result.alreadyRunning ? `already running (${result.runtime}, since ${result.record.startedAt}); nothing started` : `stack is up (${result.runtime})`);
+    const ready = (c: keyof typeof result.readyMs) => (result.readyMs[c] === undefined ? '' : `  ready in ${result.readyMs[c]} ms`);
+    this.printLine(`  collector         OTLP ${e.otlpHttp} (HTTP), ${e.otlpGrpc} (gRPC); health ${e.collectorHealth}${ready('collector')}`);
+    this.printLine(`  VictoriaMetrics   ${e.vmUrl}${ready('victoria-metrics')}`);
+    this.printLine(`  VictoriaLogs      ${e.vlUrl}${ready('victoria-logs')}`);
+    if (e.grafanaUrl) this.printLine(`  Grafana           ${e.grafanaUrl} (user admin, password in the state dir: grafana-admin-password)`);
+    return result;
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * Builds the HUD model from what each source returned: pure, so every rule (trend from the
+ * previous sample, tenant filter, down sources, sparkline history) is tested with plain data.
+ */
+import {
+  KPI_DEFS,
+  SPARKLINE_POINTS,
+  computeTrend,
+  type AgentNode,
+  type AuditEvent,
+  type FleetRow,
+  type HudModel,
+  type Kpi,
+  type KpiId,
+  type Mission,
+  type SourceId,
+  type SourceStatus,
+  type TenantNode,
+  type TenantSpend,
+} from './model.js';
+import type { LiveSnapshot, MetricsSnapshot } from './sources.js';
+
+export type SourceResult<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+export interface AssembleInput {
+  now: Date;
+  project: string | null;
+  spendWindow: { from: Date; to: Date };
+  metrics: SourceResult<MetricsSnapshot>;
+  live: SourceResult<LiveSnapshot>;
+  logs: SourceResult<AuditEvent[]>;
+  previous: HudModel | null;
+  /** Events kept in the ticker. */
+  eventLimit?: number;
+}
+
+function status(id: SourceId, r: SourceResult<unknown>, now: Date, previous: HudModel | null): SourceStatus {
+  if (r.ok) return { state: 'ok', at: now.toISOString() };
+  const prev = previous?.sources[id];
+  const lastGoodAt = prev === undefined ? null : prev.state === 'ok' ? prev.at : prev.lastGoodAt;
+  return { state: 'down', reason: r.reason, lastGoodAt };
+}
+
+function sumOrNull(values: Array<number | null>): number | null {
+  let total: number | null = null;
+  for (const v of values) if (v !== null) total = (total ?? 0) + v;
+  return total;
+}
+
+const WORKER_STATES = ['online', 'busy', 'lost'] as const;
+
+export function assembleModel(input: AssembleInput): HudModel {
+  const { now, project, previous } = input;
+  const keep = (p: string | null | undefined): boolean => project === null || p === project;
+  const metrics = input.metrics.ok ? input.metrics.value : null;
+  const live = input.live.ok ? input.live.value : null;
+  const logs = input.logs.ok ? input.logs.value : null;
+
+  // ── KPIs, trend against the previous sample taken with the same filter ──
+  const values: Record<KpiId, number | null> = {
+    requestRate: metrics?.requestRate ?? null,
+    latencyP95: metrics?.latencyP95Seconds ?? null,
+    errorRate: metrics?.errorRatio ?? null,
+    spendToday: metrics?.spendTotalUsd ?? null,
+    spendRatePerHour: metrics?.spendRateUsdPerHour ?? null,
+    runsInFlight: live ? live.runs_in_flight.filter((r) => keep(r.project)).length : null,
+    workersOnline: metrics?.workersByState.online ?? null,
+    workersBusy: metrics?.workersByState.busy ?? null,
+    workersLost: metrics?.workersByState.lost ?? null,
+    budgetUtilizationMax: metrics?.budgetUtilizationMax ?? null,
+  };
+  const sameFilter = previous !== null && previous.project === project;
+  const kpis: Kpi[] = KPI_DEFS.map((d) => {
+    const prev = sameFilter ? (previous.kpis.find((k) => k.id === d.id)?.value ?? null) : null;
+    const value = values[d.id];
+    return { ...d, value, previous: prev, trend: computeTrend(value, prev) };
+  });
+
+  // ── graph: tenant → agent → model edges, tenant → pools ──
+  interface AgentAcc {
+    models: Map<string, number | null>;
+    usdh: number | null;
+  }
+  const tenants = new Map<string, { agents: Map<string, AgentAcc>; pools: Map<string, FleetRow> }>();
+  const tenant = (p: string) => {
+    let t = tenants.get(p);
+    if (!t) tenants.set(p, (t = { agents: new Map(), pools: new Map() }));
+    return t;
+  };
+  const agent = (p: string, name: string): AgentAcc => {
+    const t = tenant(p);
+    let a = t.agents.get(name);
+    if (!a) t.agents.set(name, (a = { models: new Map(), usdh: null }));
+    return a;
+  };
+  if (live) {
+    for (const a of live.agents) {
+      if (!keep(a.project)) continue;
+      const acc = agent(a.project, a.name);
+      if (!acc.models.has(a.model)) acc.models.set(a.model, null);
+    }
+  }
+  if (metrics) {
+    for (const c of metrics.callsByAgent) if (keep(c.project)) agent(c.project, c.agent).models.set(c.model, c.callsPerSec);
+    for (const c of metrics.costRateByAgent) if (keep(c.project)) agent(c.project, c.agent).usdh = c.usdPerHour;
+    for (const w of metrics.workersByPoolState) {
+      if (!keep(w.project)) continue;
+      const t = tenant(w.project);
+      let row = t.pools.get(w.pool);
+      if (!row) t.pools.set(w.pool, (row = { project: w.project, pool: w.pool, online: 0, busy: 0, lost: 0 }));
+      if ((WORKER_STATES as readonly string[]).includes(w.state)) row[w.state as (typeof WORKER_STATES)[number]] += w.count;
+    }
+  }
+  for (const s of metrics?.costByProject ?? []) if (keep(s.project)) tenant(s.project);
+
+  const graph: TenantNode[] = [];
+  const fleet: FleetRow[] = [];
+  for (const [p, t] of [...tenants.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
+    const agents: AgentNode[] = [];
+    for (const [name, acc] of t.agents) {
+      const edges = [...acc.models.entries()].map(([model, callsPerSec]) => ({ model, callsPerSec }));
+      edges.sort((a, b) => (b.callsPerSec ?? -1) - (a.callsPerSec ?? -1) || a.model.localeCompare(b.model));
+      agents.push({ name, models: edges, callsPerSec: sumOrNull(edges.map((e) => e.callsPerSec)), usdPerHour: acc.usdh });
+    }
+    agents.sort((a, b) => (b.callsPerSec ?? -1) - (a.callsPerSec ?? -1) || a.name.localeCompare(b.name));
+    const pools = [...t.pools.values()].sort((a, b) => a.pool.localeCompare(b.pool));
+    fleet.push(...pools);
+    graph.push({
+      project: p,
+      agents,
+      pools: pools.map(({ pool, online, busy, lost }) => ({ pool, online, busy, lost })),
+      callsPerSec: sumOrNull(agents.map((a) => a.callsPerSec)),
+      usdPerHour: sumOrNull(agents.map((a) => a.usdPerHour)),
+    });
+  }
+
+  // ── missions in flight ──
+  const missions: Mission[] = [];
+  if (live) {
+    for (const r of live.runs_in_flight) {
+      if (keep(r.project)) missions.push({ kind: 'run', id: r.run_id, project: r.project, agent: r.agent, pool: null, model: r.model, workerId: null, elapsedMs: r.elapsed_ms, costUsd: r.cost_usd });
+    }
+    for (const t of live.tasks_in_flight) {
+      if (keep(t.project)) missions.push({ kind: 'task', id: t.task_id, project: t.project, agent: null, pool: t.pool, model: null, workerId: t.worker_id, elapsedMs: t.elapsed_ms, costUsd: null });
+    }
+    missions.sort((a, b) => b.elapsedMs - a.elapsedMs || a.id.localeCompare(b.id));
+  }
+
+  // ── per-tenant spend, with the tenant's spend-rate series as its sparkline ──
+  const spend: TenantSpend[] = [];
+  if (metrics) {
+    const series = new Map(metrics.spendRateSeries.map((s) => [s.project, s.points]));
+    const rate = new Map(graph.map((g) => [g.project, g.usdPerHour]));
+    for (const s of metrics.costByProject) {
+      if (!keep(s.project)) continue;
+      spend.push({ project: s.project, costUsd: s.costUsd, usdPerHour: rate.get(s.project) ?? null, series: (series.get(s.project) ?? []).slice(-SPARKLINE_POINTS) });
+    }
+    spend.sort((a, b) => b.costUsd - a.costUsd || a.project.localeCompare(b.project));
+  }
+
+  const events = logs ? logs.filter((e) => keep(e.project)).slice(0, input.eventLimit ?? 50) : [];
+
+  const seen = new Set(previous?.tenants ?? []);
+  for (const p of tenants.keys()) seen.add(p);
+  for (const m of missions) seen.add(m.project);
+  if (live) for (const w of live.workers) seen.add(w.project);
+
+  return {
+    generatedAt: now.toISOString(),
+    project,
+    tenants: [...seen].sort(),
+    spendWindow: { from: input.spendWindow.from.toISOString(), to: input.spendWindow.to.toISOString() },
+    kpis,
+    graph,
+    missions,
+    fleet,
+    spend,
+    events,
+    sources: {
+      metrics: status('metrics', input.metrics, now, previous),
+      live: status('live', input.live, now, previous),
+      logs: status('logs', input.logs, now, previous),
+    },
+  };
+}

@@ -1,0 +1,97 @@
+import { spawnBackend, type SpawnedBackend } from '../backend/spawn.js';
+import { resolveEndpoints } from '../clients/endpoints.js';
+import { UserError, describeCause } from '../errors.js';
+import { downNative, upNative } from '../stack/native.js';
+import { stackStatus } from '../stack/status.js';
+import type { StackEndpoints } from '../stack/state.js';
+
+/**
+ * What run-example needs around an example: a running stack and a reachable backend. It starts
+ * what is missing and remembers what it started, so it can stop exactly that at the end.
+ */
+export interface EnvironmentOptions {
+  stateDir?: string | undefined;
+  /** Explicit --backend-url: must answer, never replaced by a backend we start. */
+  backendUrl?: string | undefined;
+  vmUrl?: string | undefined;
+  vlUrl?: string | undefined;
+  token?: string | undefined;
+  say: (line: string) => void;
+}
+
+export interface Environment {
+  stateDir: string;
+  vmUrl: string;
+  vlUrl: string;
+  backendUrl: string;
+  token: string | undefined;
+  started: { stack: boolean; backend: boolean };
+  /** Stops what this environment started (nothing when `keep`). */
+  release(keep: boolean): Promise<void>;
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(3000) });
+    await res.arrayBuffer();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+export async function prepareEnvironment(o: EnvironmentOptions): Promise<Environment> {
+  // An explicit backend URL is checked first: a typo must not cost a stack start-up.
+  if (o.backendUrl !== undefined && !(await answers(o.backendUrl.replace(/\/+$/, '')))) {
+    throw new UserError(`the backend at ${o.backendUrl} is unreachable`, ['sagewai-obs serve   (start one)', 'or leave out --backend-url and run-example starts its own']);
+  }
+  const ep = resolveEndpoints({ 'state-dir': o.stateDir, 'backend-url': o.backendUrl, 'vm-url': o.vmUrl, 'vl-url': o.vlUrl, token: o.token });
+  let stackStarted = false;
+  let stackEndpoints: StackEndpoints | undefined;
+  if (o.vmUrl === undefined && o.vlUrl === undefined) {
+    const st = await stackStatus({ stateDir: ep.stateDir });
+    if (st.running && st.endpoints) {
+      stackEndpoints = st.endpoints;
+      const sick = st.components.filter((c) => !c.healthy).map((c) => `${c.component}: ${c.detail ?? 'unhealthy'}`);
+      if (sick.length > 0) o.say(`warning: the running stack is not healthy (${sick.join('; ')})`);
+    } else {
+      o.say(`no stack running in ${ep.stateDir}: starting the native stack`);
+      const up = await upNative({ stateDir: ep.stateDir, onProgress: (l) => o.say(`  ${l}`) });
+      stackEndpoints = up.record.endpoints;
+      stackStarted = !up.alreadyRunning;
+    }
+  }
+  const vmUrl = o.vmUrl ?? stackEndpoints?.vmUrl ?? ep.vmUrl;
+  const vlUrl = o.vlUrl ?? stackEndpoints?.vlUrl ?? ep.vlUrl;
+
+  let backend: SpawnedBackend | undefined;
+  let backendUrl = ep.backendUrl;
+  let token = ep.token;
+  if (o.backendUrl === undefined && !(await answers(backendUrl))) {
+    o.say('no backend reachable: starting `sagewai-obs serve`');
+    const env: NodeJS.ProcessEnv = {};
+    if (stackEndpoints && !process.env.OTEL_EXPORTER_OTLP_ENDPOINT) env.OTEL_EXPORTER_OTLP_ENDPOINT = stackEndpoints.otlpHttp;
+    try {
+      backend = await spawnBackend({ stateDir: ep.stateDir, env });
+    } catch (err) {
+      if (stackStarted) await downNative({ stateDir: ep.stateDir }).catch(() => undefined);
+      throw new UserError(`could not start the backend: ${describeCause(err)}`, ['npm run build   (when running from a clone)', 'sagewai-obs serve   (start it yourself and pass --backend-url)']);
+    }
+    backendUrl = backend.url;
+    token = o.token ?? backend.operatorToken;
+    o.say(`backend on ${backendUrl} (pid ${backend.pid})`);
+  }
+  return {
+    stateDir: ep.stateDir,
+    vmUrl,
+    vlUrl,
+    backendUrl,
+    token,
+    started: { stack: stackStarted, backend: backend !== undefined },
+    async release(keep: boolean) {
+      if (keep) return;
+      if (backend) await backend.stop();
+      if (stackStarted) await downNative({ stateDir: ep.stateDir });
+    },
+  };
+}

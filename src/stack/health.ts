@@ -1,0 +1,37 @@
+/** HTTP health probes of the stack components. */
+
+export interface ProbeResult {
+  ok: boolean;
+  status?: number;
+  error?: string;
+}
+
+export async function probe(url: string, timeoutMs = 2000): Promise<ProbeResult> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    await res.arrayBuffer();
+    return { ok: res.ok, status: res.status };
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause;
+    return { ok: false, error: cause?.code ?? (err as Error).message };
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Polls url until it answers 2xx. `gaveUp` is checked between attempts so a process that died
+ * stops the wait at once. Resolves the milliseconds it took, or throws with the last failure.
+ */
+export async function waitHealthy(url: string, options: { timeoutMs: number; startedAt?: number; gaveUp?: () => string | undefined }): Promise<number> {
+  const start = options.startedAt ?? Date.now();
+  let last: ProbeResult = { ok: false, error: 'not probed' };
+  while (Date.now() - start < options.timeoutMs) {
+    const reason = options.gaveUp?.();
+    if (reason) throw new Error(reason);
+    last = await probe(url, 1000);
+    if (last.ok) return Date.now() - start;
+    await sleep(100);
+  }
+  throw new Error(`${url} not healthy after ${Math.round(options.timeoutMs / 1000)} s (${last.error ?? `HTTP ${last.status}`})`);
+}

@@ -1,0 +1,225 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../errors.js';
+import { assetsDir } from '../paths.js';
+import { COMPONENTS, resolveCacheDir, resolveInstalledBinary, type ResolvedBinary } from './binaries.js';
+import { waitHealthy } from './health.js';
+import { assertPortsFree, withDefaults, type Ports } from './ports.js';
+import { isOurProcess, spawnDaemon, stopPid, type SpawnedProcess } from './process.js';
+import {
+  componentDataDir,
+  componentLogFile,
+  ensureWritableStateDir,
+  readStackRecord,
+  removeStackRecord,
+  writeStackRecord,
+  type ComponentRecord,
+  type StackEndpoints,
+  type StackRecord,
+} from './state.js';
+import { PINNED, type ComponentName } from './versions.js';
+
+export interface UpOptions {
+  stateDir: string;
+  cacheDir?: string | undefined;
+  ports?: Partial<Ports> | undefined;
+  /** Explicit binaries (flags); env vars SAGEWAI_OBS_*_BIN are read when absent. */
+  binaries?: Partial<Record<ComponentName, string | undefined>> | undefined;
+  healthTimeoutMs?: number | undefined;
+  onProgress?: ((line: string) => void) | undefined;
+}
+
+export interface UpResult {
+  alreadyRunning: boolean;
+  record: StackRecord;
+  /** Milliseconds from spawn to a healthy answer, per component (empty when already running). */
+  readyMs: Partial<Record<ComponentName, number>>;
+}
+
+/** The ports the native runtime binds (Grafana is not started natively). */
+export const NATIVE_PORT_KEYS: readonly (keyof Ports)[] = ['otlpGrpc', 'otlpHttp', 'promExporter', 'collectorMetrics', 'collectorHealth', 'vm', 'vl'];
+
+export function endpointsFor(ports: Ports, grafanaUrl: string | null = null): StackEndpoints {
+  return {
+    otlpHttp: `http://127.0.0.1:${ports.otlpHttp}`,
+    otlpGrpc: `127.0.0.1:${ports.otlpGrpc}`,
+    vmUrl: `http://127.0.0.1:${ports.vm}`,
+    vlUrl: `http://127.0.0.1:${ports.vl}`,
+    promExporter: `http://127.0.0.1:${ports.promExporter}/metrics`,
+    collectorHealth: `http://127.0.0.1:${ports.collectorHealth}/`,
+    collectorMetrics: `http://127.0.0.1:${ports.collectorMetrics}/metrics`,
+    grafanaUrl,
+  };
+}
+
+export function healthUrl(component: ComponentName, endpoints: StackEndpoints): string {
+  if (component === 'collector') return endpoints.collectorHealth;
+  return `${component === 'victoria-metrics' ? endpoints.vmUrl : endpoints.vlUrl}/health`;
+}
+
+/** Environment for the collector config and the VictoriaMetrics scrape config (docs/CONTRACT.md). */
+export function stackEnv(ports: Ports): Record<string, string> {
+  return {
+    SAGEWAI_OTLP_GRPC_ENDPOINT: `127.0.0.1:${ports.otlpGrpc}`,
+    SAGEWAI_OTLP_HTTP_ENDPOINT: `127.0.0.1:${ports.otlpHttp}`,
+    SAGEWAI_PROM_ENDPOINT: `127.0.0.1:${ports.promExporter}`,
+    SAGEWAI_COLLECTOR_METRICS_HOST: '127.0.0.1',
+    SAGEWAI_COLLECTOR_METRICS_PORT: String(ports.collectorMetrics),
+    SAGEWAI_HEALTH_ENDPOINT: `127.0.0.1:${ports.collectorHealth}`,
+    SAGEWAI_VL_OTLP_ENDPOINT: `http://127.0.0.1:${ports.vl}/insert/opentelemetry`,
+    SAGEWAI_PROM_TARGET: `127.0.0.1:${ports.promExporter}`,
+    SAGEWAI_COLLECTOR_METRICS_TARGET: `127.0.0.1:${ports.collectorMetrics}`,
+    SAGEWAI_VM_TARGET: `127.0.0.1:${ports.vm}`,
+  };
+}
+
+/** Command line of each component. */
+export function commandLine(component: ComponentName, ports: Ports, dataDir: string): string[] {
+  switch (component) {
+    case 'collector':
+      return ['--config', path.join(assetsDir(), 'collector', 'config.yaml')];
+    case 'victoria-metrics':
+      return [
+        `-httpListenAddr=127.0.0.1:${ports.vm}`,
+        `-storageDataPath=${dataDir}`,
+        `-promscrape.config=${path.join(assetsDir(), 'victoria-metrics', 'scrape.yaml')}`,
+        '-promscrape.config.strictParse',
+        // The default (30 s) hides the newest half minute from queries; a 2 s scrape is only
+        // useful when a just-scraped sample is queryable.
+        '-search.latencyOffset=1s',
+        '-loggerOutput=stderr',
+      ];
+    case 'victoria-logs':
+      return [`-httpListenAddr=127.0.0.1:${ports.vl}`, `-storageDataPath=${dataDir}`, '-loggerOutput=stderr'];
+  }
+}
+
+function tailOf(file: string, lines = 5): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/** Are all recorded native processes still ours and alive? */
+export function liveComponents(record: StackRecord): ComponentName[] {
+  return COMPONENTS.filter((c) => isOurProcess(record.components[c]?.pid, record.components[c]?.binary));
+}
+
+/**
+ * Starts VictoriaLogs, VictoriaMetrics and the collector as native processes and waits until each
+ * answers its health endpoint. Checks everything it can (state dir, binaries, ports) before
+ * starting anything; when a component fails to come up, stops the ones it started.
+ */
+export async function upNative(options: UpOptions): Promise<UpResult> {
+  const stateDir = path.resolve(options.stateDir);
+  const say = options.onProgress ?? (() => undefined);
+  ensureWritableStateDir(stateDir);
+
+  const existing = readStackRecord(stateDir);
+  if (existing) {
+    if (existing.runtime !== 'native') {
+      throw new UserError(`a ${existing.runtime} stack is recorded in ${stateDir}`, `sagewai-obs down --state-dir ${stateDir}`);
+    }
+    const live = liveComponents(existing);
+    if (live.length === COMPONENTS.length) return { alreadyRunning: true, record: existing, readyMs: {} };
+    if (live.length > 0) {
+      throw new UserError(`the stack in ${stateDir} is partly running (${live.join(', ')} up, the rest gone)`, `sagewai-obs down --state-dir ${stateDir} && sagewai-obs up --state-dir ${stateDir}`);
+    }
+    removeStackRecord(stateDir); // left over from a stack that died; its data stays
+  }
+
+  const cacheDir = resolveCacheDir(options.cacheDir);
+  const binaries = {} as Record<ComponentName, ResolvedBinary>;
+  for (const c of COMPONENTS) binaries[c] = await resolveInstalledBinary(c, { cacheDir, explicit: options.binaries?.[c] });
+
+  const ports = withDefaults(options.ports);
+  await assertPortsFree(ports, NATIVE_PORT_KEYS);
+
+  const endpoints = endpointsFor(ports);
+  const env = { ...process.env, ...stackEnv(ports) };
+  fs.mkdirSync(path.join(stateDir, 'logs'), { recursive: true });
+  const record: StackRecord = {
+    runtime: 'native',
+    startedAt: new Date().toISOString(),
+    endpoints,
+    components: {} as Record<ComponentName, ComponentRecord>,
+    ports,
+  };
+  const spawned = {} as Record<ComponentName, { proc: SpawnedProcess; at: number }>;
+  // VictoriaLogs first: the collector exports logs to it from its first batch.
+  for (const c of ['victoria-logs', 'victoria-metrics', 'collector'] as const) {
+    const dataDir = componentDataDir(stateDir, c);
+    const logFile = componentLogFile(stateDir, c);
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.appendFileSync(logFile, `--- sagewai-obs up ${record.startedAt}: ${binaries[c].path}\n`);
+    say(`starting ${c} (${binaries[c].source}: ${binaries[c].path})`);
+    const at = Date.now();
+    const proc = spawnDaemon(binaries[c].path, commandLine(c, ports, dataDir), { logFile, cwd: dataDir, env });
+    spawned[c] = { proc, at };
+    record.components[c] = { pid: proc.pid, logFile, dataDir, version: PINNED[c].version, binary: binaries[c].path };
+    writeStackRecord(stateDir, record);
+  }
+
+  const readyMs: Partial<Record<ComponentName, number>> = {};
+  const timeoutMs = options.healthTimeoutMs ?? 60_000;
+  const results = await Promise.allSettled(
+    COMPONENTS.map(async (c) => {
+      const { proc, at } = spawned[c];
+      const ms = await waitHealthy(healthUrl(c, endpoints), {
+        timeoutMs,
+        startedAt: at,
+        gaveUp: () => {
+          const ex = proc.exited();
+          return ex ? `${c} exited (${ex.signal ?? `code ${ex.code}`}) before becoming healthy` : undefined;
+        },
+      });
+      readyMs[c] = ms;
+      say(`${c} healthy after ${ms} ms`);
+    }),
+  );
+  const failed = results.map((r, i) => ({ r, c: COMPONENTS[i] as ComponentName })).filter((x) => x.r.status === 'rejected');
+  if (failed.length > 0) {
+    await downNative({ stateDir });
+    const first = failed[0] as { r: PromiseRejectedResult; c: ComponentName };
+    const log = componentLogFile(stateDir, first.c);
+    const tail = tailOf(log, 3).replace(/\s+/g, ' ').slice(-300);
+    throw new UserError(`${(first.r.reason as Error).message}${tail ? ` — last log lines: ${tail}` : ''}`, [`read ${log}`, 'sagewai-obs stack install --force (if the binary is damaged)']);
+  }
+  return { alreadyRunning: false, record, readyMs };
+}
+
+export interface DownOptions {
+  stateDir: string;
+  purge?: boolean | undefined;
+  timeoutMs?: number | undefined;
+}
+
+export interface DownResult {
+  wasRunning: boolean;
+  stopped: Partial<Record<ComponentName, 'not-running' | 'terminated' | 'killed'>>;
+  purged: boolean;
+}
+
+/** Stops the recorded processes by PID (SIGTERM, then SIGKILL after timeoutMs); keeps data unless purge. */
+export async function downNative(options: DownOptions): Promise<DownResult> {
+  const stateDir = path.resolve(options.stateDir);
+  const record = readStackRecord(stateDir);
+  const stopped: DownResult['stopped'] = {};
+  if (record) {
+    await Promise.all(
+      COMPONENTS.map(async (c) => {
+        const comp = record.components[c];
+        if (!comp || comp.pid === null) return;
+        stopped[c] = isOurProcess(comp.pid, comp.binary) ? await stopPid(comp.pid, options.timeoutMs ?? 10_000) : 'not-running';
+      }),
+    );
+    removeStackRecord(stateDir);
+  }
+  if (options.purge) {
+    fs.rmSync(path.join(stateDir, 'data'), { recursive: true, force: true });
+    fs.rmSync(path.join(stateDir, 'logs'), { recursive: true, force: true });
+  }
+  return { wasRunning: Object.values(stopped).some((s) => s !== 'not-running'), stopped, purged: Boolean(options.purge) };
+}

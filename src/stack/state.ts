@@ -1,0 +1,92 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../errors.js';
+import type { ComponentName } from './versions.js';
+import type { Ports } from './ports.js';
+
+/** What `up` records in <state>/stack.json (docs/CONTRACT.md → StackRecord). */
+export interface StackEndpoints {
+  otlpHttp: string;
+  otlpGrpc: string;
+  vmUrl: string;
+  vlUrl: string;
+  promExporter: string;
+  collectorHealth: string;
+  collectorMetrics: string;
+  grafanaUrl: string | null;
+}
+
+export interface ComponentRecord {
+  /** null under the docker runtime, where compose owns the process. */
+  pid: number | null;
+  logFile: string;
+  dataDir: string;
+  version: string;
+  binary?: string;
+}
+
+export interface StackRecord {
+  runtime: 'native' | 'docker';
+  startedAt: string;
+  endpoints: StackEndpoints;
+  components: Record<ComponentName, ComponentRecord>;
+  ports: Ports;
+}
+
+export function stackRecordPath(stateDir: string): string {
+  return path.join(stateDir, 'stack.json');
+}
+
+/** The running stack's record, or undefined when there is none. A damaged record is a user error. */
+export function readStackRecord(stateDir: string): StackRecord | undefined {
+  const file = stackRecordPath(stateDir);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw new UserError(`cannot read ${file}: ${(err as Error).message}`, `check the permissions of ${stateDir}`);
+  }
+  try {
+    const parsed = JSON.parse(text) as StackRecord;
+    if (!parsed || typeof parsed !== 'object' || !parsed.endpoints || !parsed.components) throw new Error('missing endpoints/components');
+    return parsed;
+  } catch (err) {
+    throw new UserError(`${file} is damaged (${(err as Error).message})`, [`sagewai-obs down --state-dir ${stateDir}`, `remove ${file} if no stack is running`]);
+  }
+}
+
+export function writeStackRecord(stateDir: string, record: StackRecord): void {
+  const file = stackRecordPath(stateDir);
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`);
+  fs.renameSync(tmp, file);
+}
+
+export function removeStackRecord(stateDir: string): void {
+  fs.rmSync(stackRecordPath(stateDir), { force: true });
+}
+
+export function componentDataDir(stateDir: string, component: ComponentName): string {
+  return path.join(stateDir, 'data', component);
+}
+
+export function componentLogFile(stateDir: string, component: ComponentName): string {
+  return path.join(stateDir, 'logs', `${component}.log`);
+}
+
+/** Fail early, with the directory named, when the state directory cannot be created or written. */
+export function ensureWritableStateDir(stateDir: string): void {
+  try {
+    fs.mkdirSync(stateDir, { recursive: true });
+    const probe = path.join(stateDir, `.write-probe-${process.pid}`);
+    fs.writeFileSync(probe, '');
+    fs.rmSync(probe);
+  } catch (err) {
+    throw new UserError(`state directory ${stateDir} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, [
+      'sagewai-obs up --state-dir <a directory you can write>',
+      `fix the permissions of ${stateDir}`,
+    ]);
+  }
+}

@@ -1,0 +1,79 @@
+import path from 'node:path';
+import { COMPONENTS } from './binaries.js';
+import { probe } from './health.js';
+import { healthUrl } from './native.js';
+import { isOurProcess } from './process.js';
+import { readStackRecord, type StackRecord } from './state.js';
+import type { ComponentName } from './versions.js';
+
+export interface ComponentStatus {
+  component: ComponentName;
+  /** null under docker, where compose owns the process. */
+  pid: number | null;
+  processAlive: boolean | null;
+  healthUrl: string;
+  healthy: boolean;
+  detail?: string;
+}
+
+export interface ScrapeStatus {
+  /** The scrape job of VictoriaMetrics that reads the collector's prometheus exporter. */
+  job: 'otel-collector';
+  up: boolean;
+  lastError?: string;
+}
+
+export interface StackStatus {
+  running: boolean;
+  stateDir: string;
+  runtime: StackRecord['runtime'] | null;
+  endpoints: StackRecord['endpoints'] | null;
+  components: ComponentStatus[];
+  collectorScrape: ScrapeStatus | null;
+  /** Every component healthy and VictoriaMetrics scraping the collector. */
+  healthy: boolean;
+}
+
+interface TargetsResponse {
+  data?: { activeTargets?: { labels?: Record<string, string>; scrapePool?: string; health?: string; lastError?: string }[] };
+}
+
+/** VictoriaMetrics' own view of its scrape of the collector (/api/v1/targets). */
+export async function collectorScrapeStatus(vmUrl: string): Promise<ScrapeStatus> {
+  try {
+    const res = await fetch(`${vmUrl}/api/v1/targets`, { signal: AbortSignal.timeout(2000) });
+    if (!res.ok) return { job: 'otel-collector', up: false, lastError: `VictoriaMetrics answered HTTP ${res.status}` };
+    const body = (await res.json()) as TargetsResponse;
+    const target = body.data?.activeTargets?.find((t) => t.scrapePool === 'otel-collector' || t.labels?.job === 'otel-collector');
+    if (!target) return { job: 'otel-collector', up: false, lastError: 'no otel-collector scrape target' };
+    const out: ScrapeStatus = { job: 'otel-collector', up: target.health === 'up' };
+    if (target.lastError) out.lastError = target.lastError;
+    else if (!out.up) out.lastError = `target health is ${target.health ?? 'unknown'} (not scraped yet?)`;
+    return out;
+  } catch (err) {
+    return { job: 'otel-collector', up: false, lastError: (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message };
+  }
+}
+
+/** Health of each recorded component and of VictoriaMetrics' scrape of the collector. */
+export async function stackStatus(options: { stateDir: string }): Promise<StackStatus> {
+  const stateDir = path.resolve(options.stateDir);
+  const record = readStackRecord(stateDir);
+  if (!record) return { running: false, stateDir, runtime: null, endpoints: null, components: [], collectorScrape: null, healthy: false };
+  const components = await Promise.all(
+    COMPONENTS.map(async (c): Promise<ComponentStatus> => {
+      const comp = record.components[c];
+      const url = healthUrl(c, record.endpoints);
+      const pid = comp?.pid ?? null;
+      const processAlive = pid === null ? null : isOurProcess(pid, comp?.binary);
+      const p = processAlive === false ? { ok: false, error: 'process not running' } : await probe(url);
+      const st: ComponentStatus = { component: c, pid, processAlive, healthUrl: url, healthy: p.ok };
+      if (!p.ok) st.detail = p.error ?? `HTTP ${p.status}`;
+      return st;
+    }),
+  );
+  const vmHealthy = components.find((c) => c.component === 'victoria-metrics')?.healthy ?? false;
+  const collectorScrape = vmHealthy ? await collectorScrapeStatus(record.endpoints.vmUrl) : { job: 'otel-collector' as const, up: false, lastError: 'VictoriaMetrics is not healthy' };
+  const healthy = components.every((c) => c.healthy) && collectorScrape.up;
+  return { running: components.some((c) => c.healthy || c.processAlive === true), stateDir, runtime: record.runtime, endpoints: record.endpoints, components, collectorScrape, healthy };
+}

@@ -1,0 +1,87 @@
+/**
+ * The one way into the HUD's Ink UI (STYLE 2). Commands call `renderHud`; benches and docs
+ * call `renderFrameToString`.
+ */
+import React from 'react';
+import { stripVTControlCharacters } from 'node:util';
+import { render, renderToString } from 'ink';
+import { collectModel } from '../hud/collect.js';
+import type { HudModel } from '../hud/model.js';
+import type { HudSources } from '../hud/sources.js';
+import { HudFrame } from './components/hud-frame.js';
+import { HudApp } from './hud-app.js';
+import type { PanelId } from './panels.js';
+
+export type { PanelId } from './panels.js';
+
+export interface FrameOptions {
+  columns?: number;
+  rows?: number;
+  /** Tenant filter the frame is labelled with (default: the model's own). */
+  filter?: string | null;
+  focus?: PanelId;
+  showHelp?: boolean;
+  /** Keep ANSI colours (default false: plain text). */
+  color?: boolean;
+}
+
+/** One frame of the HUD as text, exactly as the interactive HUD would draw it. */
+export function renderFrameToString(model: HudModel, opts: FrameOptions = {}): string {
+  const columns = opts.columns ?? 120;
+  const out = renderToString(
+    <HudFrame model={model} filter={opts.filter === undefined ? model.project : opts.filter} focus={opts.focus ?? 'agents'} showHelp={opts.showHelp ?? false} columns={columns} rows={opts.rows ?? 40} color={opts.color ?? false} />,
+    { columns },
+  );
+  return opts.color ? out : stripVTControlCharacters(out);
+}
+
+export interface HudOptions {
+  sources: HudSources;
+  project: string | null;
+  refreshMs: number;
+  once: boolean;
+  json: boolean;
+  stdout?: NodeJS.WriteStream;
+  stdin?: NodeJS.ReadStream;
+}
+
+const ENTER_ALT_SCREEN = '\u001b[?1049h\u001b[H';
+const LEAVE_ALT_SCREEN = '\u001b[?1049l';
+
+/**
+ * Runs the HUD. `--json` returns the model for the command to print; `--once`, or stdout/stdin
+ * not being a terminal, prints one plain frame; otherwise the interactive HUD runs on the
+ * alternate screen until the user quits, and the terminal is restored whatever happens.
+ */
+export async function renderHud(opts: HudOptions): Promise<{ model: HudModel | null }> {
+  const stdout = opts.stdout ?? process.stdout;
+  const stdin = opts.stdin ?? process.stdin;
+  try {
+    if (opts.json) return { model: await collectModel(opts.sources, { project: opts.project, previous: null }) };
+    const interactive = !opts.once && stdout.isTTY === true && stdin.isTTY === true;
+    if (!interactive) {
+      const model = await collectModel(opts.sources, { project: opts.project, previous: null });
+      const color = stdout.isTTY === true && !process.env.NO_COLOR;
+      const text = renderFrameToString(model, { columns: stdout.columns || 120, rows: stdout.rows || 40, color });
+      stdout.write(`${text}\n`);
+      return { model };
+    }
+    stdout.write(ENTER_ALT_SCREEN);
+    try {
+      const app = render(<HudApp sources={opts.sources} project={opts.project} refreshMs={opts.refreshMs} color={!process.env.NO_COLOR} />, {
+        stdout,
+        stdin,
+        exitOnCtrlC: false,
+        patchConsole: true,
+        incrementalRendering: true,
+        maxFps: 15,
+      });
+      await app.waitUntilExit();
+    } finally {
+      stdout.write(LEAVE_ALT_SCREEN);
+    }
+    return { model: null };
+  } finally {
+    await opts.sources.close?.();
+  }
+}

@@ -1,0 +1,13 @@
+import React from 'react';
+import { renderToString, Text, Box } from 'ink';
+import { panelLines, kpiLines, PANELS } from '../src/tui/panels.js';
+import { emptyModel } from '../src/hud/model.js';
+const m = emptyModel(new Date());
+const time = (label: string, f: () => void) => { for (let i=0;i<20;i++) f(); const ts: number[] = []; for (let i=0;i<50;i++){const t=performance.now(); f(); ts.push(performance.now()-t);} ts.sort((a,b)=>a-b); console.log(label, ts[25]!.toFixed(2)); };
+time('trivial', () => renderToString(<Text>hi</Text>, {columns: 160}));
+time('50 texts', () => renderToString(<Box flexDirection="column">{Array.from({length:50},(_,i)=><Text key={i} wrap="truncate">{'x'.repeat(150)}</Text>)}</Box>, {columns: 160}));
+time('50 texts nested 4', () => renderToString(<Box flexDirection="column">{Array.from({length:50},(_,i)=><Text key={i} wrap="truncate">{[0,1,2,3].map(j=><Text key={j} color="red">{'x'.repeat(35)}</Text>)}</Text>)}</Box>, {columns: 160}));
+time('50 texts nowrap', () => renderToString(<Box flexDirection="column">{Array.from({length:50},(_,i)=><Text key={i}>{'x'.repeat(150)}</Text>)}</Box>, {columns: 160}));
+time('lines', () => { for (const p of PANELS) panelLines(p, m, 70, 20); kpiLines(m, 160); });
+time('1 text 50 lines', () => renderToString(<Text>{Array.from({length:50},()=>'x'.repeat(150)).join('\n')}</Text>, {columns: 160}));
+time('50 texts 80 col', () => renderToString(<Box flexDirection="column">{Array.from({length:24},(_,i)=><Text key={i}>{'x'.repeat(78)}</Text>)}</Box>, {columns: 80}));

@@ -1,0 +1,101 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packageRoot } from '../src/paths.js';
+import { freePorts } from '../src/stack/ports.js';
+import type { StackStatus } from '../src/stack/status.js';
+import type { StackRecord } from '../src/stack/state.js';
+
+/** `up` → `status --json` → `up` again → `down` through the built CLI, with the real binaries. */
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SAGEWAI_OBS_')));
+    execFile(process.execPath, [path.join(packageRoot(), 'bin', 'run.js'), ...args], { env, timeout: 120_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+let stateDir: string;
+let portArgs: string[];
+let pids: number[] = [];
+
+beforeAll(async () => {
+  stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sagewai-obs-up-'));
+  const p = await freePorts();
+  portArgs = [
+    '--otlp-grpc-port', String(p.otlpGrpc), '--otlp-http-port', String(p.otlpHttp), '--prom-port', String(p.promExporter),
+    '--collector-metrics-port', String(p.collectorMetrics), '--collector-health-port', String(p.collectorHealth), '--vm-port', String(p.vm), '--vl-port', String(p.vl),
+  ];
+});
+
+afterAll(async () => {
+  // Whatever happened above, leave no process behind.
+  for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  fs.rmSync(stateDir, { recursive: true, force: true });
+});
+
+describe('up / status / down (native runtime)', () => {
+  it('up starts all three, prints URLs and time-to-ready; status --json shows them healthy and the scrape up', async () => {
+    const r = await cli(['up', '--runtime', 'native', '--state-dir', stateDir, ...portArgs]);
+    expect(r.code, r.stderr).toBe(0);
+    const record = JSON.parse(fs.readFileSync(path.join(stateDir, 'stack.json'), 'utf8')) as StackRecord;
+    pids = Object.values(record.components).map((c) => c.pid as number);
+    expect(pids).toHaveLength(3);
+    expect(pids.every(alive)).toBe(true);
+    for (const url of [record.endpoints.vmUrl, record.endpoints.vlUrl, record.endpoints.collectorHealth, record.endpoints.otlpHttp]) expect(r.stdout).toContain(url);
+    expect(r.stdout.match(/ready in \d+ ms/g)).toHaveLength(3);
+
+    let status: StackStatus | undefined;
+    const deadline = Date.now() + 20_000;
+    do {
+      const s = await cli(['status', '--json', '--state-dir', stateDir]);
+      expect(s.code, s.stderr).toBe(0);
+      status = JSON.parse(s.stdout) as StackStatus;
+      if (status.healthy) break;
+      await new Promise((res) => setTimeout(res, 1000));
+    } while (Date.now() < deadline);
+    expect(status?.components.map((c) => [c.component, c.healthy, c.pid])).toEqual([
+      ['collector', true, record.components.collector.pid],
+      ['victoria-metrics', true, record.components['victoria-metrics'].pid],
+      ['victoria-logs', true, record.components['victoria-logs'].pid],
+    ]);
+    expect(status?.collectorScrape).toMatchObject({ job: 'otel-collector', up: true });
+    expect(status?.healthy).toBe(true);
+  });
+
+  it('up twice is safe: it reports the running stack and starts nothing', async () => {
+    const r = await cli(['up', '--runtime', 'native', '--state-dir', stateDir, ...portArgs]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^already running/);
+    const record = JSON.parse(fs.readFileSync(path.join(stateDir, 'stack.json'), 'utf8')) as StackRecord;
+    expect(Object.values(record.components).map((c) => c.pid)).toEqual(pids);
+  });
+
+  it('down stops every process by PID and keeps the data; down --purge removes it', async () => {
+    const r = await cli(['down', '--state-dir', stateDir, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ runtime: 'native', wasRunning: true, purged: false });
+    expect(pids.filter(alive)).toEqual([]);
+    expect(fs.existsSync(path.join(stateDir, 'stack.json'))).toBe(false);
+    expect(fs.readdirSync(path.join(stateDir, 'data', 'victoria-metrics')).length).toBeGreaterThan(0);
+
+    const s = await cli(['status', '--json', '--state-dir', stateDir]);
+    expect(JSON.parse(s.stdout)).toMatchObject({ running: false, healthy: false });
+
+    const p = await cli(['down', '--purge', '--state-dir', stateDir]);
+    expect(p.code, p.stderr).toBe(0);
+    expect(fs.existsSync(path.join(stateDir, 'data'))).toBe(false);
+  });
+});
