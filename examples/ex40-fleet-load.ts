@@ -84,7 +84,8 @@ export async function run(options: ExampleOptions): Promise<Example40Result> {
     const errors: string[] = [];
     const stop = ctx.deadline(options.durationMs ?? DEFAULT_DURATION_MS);
     const allDone = new AbortController();
-    const finished = AbortSignal.any([stop, allDone.signal]);
+    stop.addEventListener('abort', () => allDone.abort(), { once: true });
+    const finished = allDone.signal;
     const firstAt = Date.now();
     let lastReportAt = firstAt;
 

@@ -1,9 +1,10 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { packageRoot } from '../src/paths.js';
-import { composeEnv } from '../src/stack/docker.js';
+import { composeEnv, grafanaPassword } from '../src/stack/docker.js';
 import { DEFAULT_PORTS } from '../src/stack/ports.js';
 import { PINNED } from '../src/stack/versions.js';
 
@@ -75,5 +76,21 @@ describe('docker-compose.yml', () => {
     const pw = compose.services.grafana?.environment?.GF_SECURITY_ADMIN_PASSWORD ?? '';
     expect(pw).toMatch(/^\$\{SAGEWAI_OBS_GRAFANA_ADMIN_PASSWORD:\?/);
     expect(JSON.stringify(compose)).not.toMatch(/admin\/admin|PASSWORD:-/);
+  });
+});
+
+describe('the Grafana admin password', () => {
+  it('is generated once into the state dir with mode 0600 and reused', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sagewai-obs-grafana-'));
+    try {
+      const first = grafanaPassword(dir);
+      expect(first.password).toMatch(/^[A-Za-z0-9_-]{24}$/);
+      expect(fs.statSync(first.file).mode & 0o777).toBe(0o600);
+      expect(grafanaPassword(dir).password).toBe(first.password);
+      expect(grafanaPassword(fs.mkdtempSync(path.join(dir, 'other-'))).password).not.toBe(first.password);
+      expect(composeEnv(DEFAULT_PORTS, first.password).SAGEWAI_OBS_GRAFANA_ADMIN_PASSWORD).toBe(first.password);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

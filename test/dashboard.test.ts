@@ -17,7 +17,7 @@ const board = JSON.parse(committed) as {
   templating: { list: Array<Record<string, unknown>> };
   panels: Array<{ id: number; type: string; title: string; description?: string; gridPos: { x: number; y: number; w: number; h: number }; datasource?: { uid: string; type: string }; targets?: Array<{ expr: string; datasource: { uid: string } }> }>;
 };
-const provisioned = YAML.parse(fs.readFileSync(path.join(root, 'assets/grafana/provisioning/datasources/sagewai.yaml'), 'utf8')) as { datasources: Array<{ uid: string; type: string }> };
+const provisioned = YAML.parse(fs.readFileSync(path.join(root, 'assets/grafana/provisioning/datasources/sagewai.yaml'), 'utf8')) as { datasources: Array<{ uid: string; type: string; url: string }> };
 
 /** Panels grouped under the row panel that precedes them. */
 function panelsByRow(): Map<string, typeof board.panels> {
@@ -112,6 +112,19 @@ describe('generated Grafana board', () => {
       expect(entry, p.title).toBeDefined();
       if (entry!.tenant) for (const t of p.targets!) expect(t.expr, p.title).toContain('$project');
       else expect(p.description, p.title).toMatch(/project/);
+    }
+  });
+
+  it('is provisioned where docker-compose.yml mounts it, against its service names and ports', () => {
+    const compose = YAML.parse(fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8')) as { services: Record<string, { volumes?: string[]; command?: string[] }> };
+    const mounts = new Map((compose.services.grafana?.volumes ?? []).map((v) => v.split(':') as [string, string]).map(([src, dst]) => [src.replace(/^\.\//, ''), dst]));
+    expect(mounts.get('assets/grafana/provisioning')).toBe('/etc/grafana/provisioning');
+    const providers = YAML.parse(fs.readFileSync(path.join(root, 'assets/grafana/provisioning/dashboards/sagewai.yaml'), 'utf8')) as { providers: Array<{ options: { path: string } }> };
+    expect(providers.providers[0]!.options.path).toBe(mounts.get('assets/grafana/dashboards'));
+    const urls = Object.fromEntries(provisioned.datasources.map((d) => [d.uid, new URL(d.url)]));
+    for (const [uid, service] of [['sagewai-vm', 'victoria-metrics'], ['sagewai-vl', 'victoria-logs']] as const) {
+      expect(urls[uid]!.hostname).toBe(service);
+      expect(compose.services[service]?.command ?? []).toContain(`-httpListenAddr=:${urls[uid]!.port}`);
     }
   });
 });

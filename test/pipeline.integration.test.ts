@@ -159,6 +159,8 @@ describe('traces: spanmetrics connector → VictoriaMetrics', () => {
       return res.length > 0 && Number(res[0]?.value[1]) === 3 ? res : undefined;
     });
     expect(r[0]?.metric).toMatchObject({ job: 'sagewai/sagewai-admin', span_name: 'GET /api/v1/agents' });
+    const duration = await vm(`{__name__=~"sagewai_spans_duration.*_count",instance="${instanceId}",sagewai_project_id="globex"}`);
+    expect(duration.map((d) => [d.metric.__name__, Number(d.value[1])])).toEqual([['sagewai_spans_duration_milliseconds_count', 3]]);
   });
 });
 

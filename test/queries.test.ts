@@ -21,7 +21,7 @@ describe('query catalog', () => {
       else expect(e.description, e.id).toMatch(/project/);
     }
     // Only pipeline self-metrics and the org-level login counter are exempt.
-    expect(catalog.filter((e) => !e.tenant).map((e) => e.id).sort()).toEqual(['auth.logins_by_outcome', 'pipeline.log_records', 'pipeline.metric_points', 'pipeline.scrape_up']);
+    expect(catalog.filter((e) => !e.tenant).map((e) => e.id).sort()).toEqual(['auth.logins_by_outcome', 'pipeline.backend_series', 'pipeline.log_records', 'pipeline.metric_points', 'pipeline.scrape_up']);
   });
 
   it('puts exactly 14 panels in the five SRE rows and the five cost panels in Cost & Tenants', () => {
@@ -38,7 +38,7 @@ describe('query catalog', () => {
       expect(selectors.length, e.id).toBeGreaterThan(0);
       for (const s of selectors) expect(s, e.id).toContain('http_route!~"/api/v1/health.*"');
     }
-    expect(getEntry('http.latency_avg_by_route').expr).toMatch(/^sum by \(http_route\) \(rate\(.*_sum\{.*\/ sum by \(http_route\) \(rate\(.*_count\{/);
+    expect(getEntry('http.latency_avg_by_route').expr).toMatch(/^sum by \(http_route\) \((rate|increase_pure)\(.*_sum\{.*\/ sum by \(http_route\) \((rate|increase_pure)\(.*_count\{/);
   });
 
   it('reads counters with exact increases and uses only metric names pinned in CONTRACT.md', () => {
@@ -75,5 +75,12 @@ describe('renderExpr', () => {
 
   it('rejects a malformed window instead of sending it', () => {
     expect(() => renderExpr(entry, { range: '1 hour' })).toThrow(/invalid range/);
+  });
+});
+
+describe('docs/queries.md', () => {
+  it('is the catalog as generated (run `sagewai-obs dashboard export --docs docs/queries.md`)', async () => {
+    const { catalogMarkdown } = await import('../src/queries/docs.js');
+    expect(fs.readFileSync(path.join(import.meta.dirname, '..', 'docs', 'queries.md'), 'utf8')).toBe(catalogMarkdown());
   });
 });

@@ -43,7 +43,7 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-describe('bad input to up / down / status / stack install', () => {
+describe('bad input to up / down / status / stack install', { timeout: 60_000 }, () => {
   it('an unknown flag', async () => {
     expectUsageError(await run(['up', '--bogus']), /bogus/, /sagewai-obs up --help/);
     expectUsageError(await run(['stack', 'install', '--frobnicate']), /frobnicate/, /sagewai-obs stack install --help/);
@@ -112,6 +112,14 @@ describe('bad input to up / down / status / stack install', () => {
     const body = JSON.parse(r.stdout) as { error: { kind: string; message: string; tryThis: string[] } };
     expect(body.error.kind).toBe('usage');
     expect(body.error.tryThis).toContain('sagewai-obs stack install');
+  });
+
+  it('--runtime docker without a Docker engine is refused; auto falls back to native', async () => {
+    const noDocker = { PATH: path.join(tmp, 'no-such-dir') }; // the CLI runs on process.execPath, no PATH needed
+    const state = path.join(tmp, 'state-docker');
+    expectUsageError(await run(['up', '--runtime', 'docker', '--state-dir', state], noDocker), /no Docker engine answers/, /sagewai-obs up --runtime native/);
+    expect(fs.existsSync(path.join(state, 'grafana-admin-password'))).toBe(false);
+    expectUsageError(await run(['up', '--runtime', 'auto', '--state-dir', state], noDocker), /collector binary is not installed/, /stack install/);
   });
 
   it('status and down with no stack are not errors', async () => {

@@ -83,6 +83,28 @@ describe('up / status / down (native runtime)', () => {
     expect(Object.values(record.components).map((c) => c.pid)).toEqual(pids);
   });
 
+  it('a component that dies on start fails `up` with its log, and the others are stopped', async () => {
+    const other = fs.mkdtempSync(path.join(os.tmpdir(), 'sagewai-obs-up-fail-'));
+    try {
+      const p = await freePorts();
+      const ports = ['--otlp-grpc-port', String(p.otlpGrpc), '--otlp-http-port', String(p.otlpHttp), '--prom-port', String(p.promExporter), '--collector-metrics-port', String(p.collectorMetrics), '--collector-health-port', String(p.collectorHealth), '--vm-port', String(p.vm), '--vl-port', String(p.vl)];
+      const broken = path.join(other, 'broken-collector');
+      fs.writeFileSync(broken, '#!/bin/sh\necho "config error: this collector is broken" >&2\nexit 3\n', { mode: 0o755 });
+      const r = await cli(['up', '--runtime', 'native', '--state-dir', path.join(other, 'state'), '--collector-bin', broken, ...ports]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^Error: collector exited \(code 3\) before becoming healthy .*this collector is broken/m);
+      expect(r.stderr).toMatch(/^Try this: read .*collector\.log/m);
+      expect(fs.existsSync(path.join(other, 'state', 'stack.json'))).toBe(false);
+      // VictoriaMetrics and VictoriaLogs were started and must have been stopped again.
+      const vmLog = fs.readFileSync(path.join(other, 'state', 'logs', 'victoria-metrics.log'), 'utf8');
+      expect(vmLog).toMatch(/started server at http:\/\/127\.0\.0\.1|listening|started/i);
+      const health = await fetch(`http://127.0.0.1:${p.vm}/health`).then(() => 'answered', () => 'refused');
+      expect(health).toBe('refused');
+    } finally {
+      fs.rmSync(other, { recursive: true, force: true });
+    }
+  });
+
   it('down stops every process by PID and keeps the data; down --purge removes it', async () => {
     const r = await cli(['down', '--state-dir', stateDir, '--json']);
     expect(r.code, r.stderr).toBe(0);

@@ -171,13 +171,13 @@ describe('HUD frames (ink-testing-library)', () => {
   it('tenant filter: p switches every panel and the queries to one tenant, then the next, then all', async () => {
     const { sources, calls } = sourcesOf({ tenants: [tenant('acme-support', 2, 1), tenant('globex-codereview', 2, 1)] });
     const i = render(<HudApp sources={sources} project={null} refreshMs={60_000} />);
-    await waitForFrame(i, (x) => x.includes('globex-codereview-agent0') && x.includes('acme-support-agent0'));
+    await waitForFrame(i, (x) => x.includes('globex-codereview-agent1') && x.includes('acme-support-agent1'));
     i.stdin.write('p');
     const f = await waitForFrame(i, (x) => x.includes('tenant acme-support ·') && x.includes('spend $1.25'));
     expect(f).not.toContain('globex');
     expect(calls).toContain('acme-support');
     i.stdin.write('p');
-    const g = await waitForFrame(i, (x) => x.includes('tenant globex-codereview ·') && x.includes('globex-codereview-agent0'));
+    const g = await waitForFrame(i, (x) => x.includes('tenant globex-codereview ·') && x.includes('globex-codereview-agent1'));
     expect(g).not.toContain('acme-support');
     i.stdin.write('p');
     await waitForFrame(i, (x) => x.includes('tenant all ·') && x.includes('acme-support') && x.includes('globex-codereview'));

@@ -1,5 +1,6 @@
+import { setMaxListeners } from 'node:events';
 import { BackendApiError, BackendClient } from '../../src/clients/backend.js';
-import { RequestCounter, type ClassCounts } from './counter.js';
+import { RequestCounter, type ClassCounts, type RouteCount } from './counter.js';
 import { CountingPool } from './counting-pool.js';
 import { createRng, type Rng } from './prng.js';
 
@@ -43,6 +44,8 @@ export interface ExampleResultBase {
     healthByClass: ClassCounts;
     transportErrors: number;
     requestsPerSecond: number;
+    /** Every request by method, route template and status. */
+    byRoute: RouteCount[];
   };
   checks: ExampleCheck[];
 }
@@ -71,6 +74,7 @@ export class ExampleContext {
   readonly signal: AbortSignal;
   private readonly pool: CountingPool;
   private readonly stop = new AbortController();
+  private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(readonly options: ExampleOptions, defaultSeed: number) {
     this.counter = options.counter ?? new RequestCounter();
@@ -86,11 +90,26 @@ export class ExampleContext {
       else outer.addEventListener('abort', () => this.stop.abort(), { once: true });
     }
     this.signal = this.stop.signal;
+    setMaxListeners(0, this.signal);
   }
 
-  /** An AbortSignal that fires after `ms` or when the run is cancelled. */
+  /**
+   * An AbortSignal that fires after `ms` or when the run is cancelled. A plain timer rather than
+   * AbortSignal.timeout inside AbortSignal.any: on Node 20 that composite can be collected
+   * before it fires, and the workload would never end.
+   */
   deadline(ms: number): AbortSignal {
-    return AbortSignal.any([this.signal, AbortSignal.timeout(Math.max(0, ms))]);
+    const ac = new AbortController();
+    setMaxListeners(0, ac.signal);
+    const timer = setTimeout(() => ac.abort(), Math.max(0, ms));
+    const cancel = (): void => {
+      clearTimeout(timer);
+      ac.abort();
+    };
+    if (this.signal.aborted) cancel();
+    else this.signal.addEventListener('abort', cancel, { once: true });
+    this.timers.push(timer);
+    return ac.signal;
   }
 
   check(name: string, ok: boolean, detail: string): boolean {
@@ -109,6 +128,7 @@ export class ExampleContext {
       healthByClass: this.counter.byClass('only'),
       transportErrors: this.counter.transportErrors,
       requestsPerSecond: Math.round((total / seconds) * 10) / 10,
+      byRoute: this.counter.rows(),
     };
   }
 
@@ -117,6 +137,7 @@ export class ExampleContext {
   }
 
   async close(): Promise<void> {
+    for (const t of this.timers) clearTimeout(t);
     await this.pool.close();
   }
 }

@@ -6,9 +6,9 @@ import { Budgets, windowEnd, windowStart, type BudgetRow, type Scope } from './b
 import { HttpError, notFound } from './http.js';
 import * as inst from './instruments.js';
 import { PriceBook, type PriceQuote } from './pricebook.js';
-import { ProviderError, SimulatedProvider, estimateTokens, type FailureRates, type SimCall } from './provider.js';
+import { ProviderError, SimulatedProvider, estimateTokens, type FailureKind, type FailureRates, type SimCall } from './provider.js';
 import * as sc from './semconv.js';
-import { newId, newSecret, sha256, type Db } from './store.js';
+import { newId, newSecret, sha256, statementCache, type Db, type Prepare } from './store.js';
 
 /**
  * The backend's domain logic, independent of HTTP: tenants, agents, runs with the cost ledger,
@@ -159,6 +159,8 @@ type Waiter = { resolve: () => void };
 
 export class App {
   readonly db: Db;
+  /** Cached prepared statements. */
+  readonly sql: Prepare;
   readonly budgets: Budgets;
   readonly provider: SimulatedProvider;
   readonly startedAt = Date.now();
@@ -168,7 +170,8 @@ export class App {
 
   constructor(readonly opts: AppOptions) {
     this.db = opts.db;
-    this.budgets = new Budgets(this.db);
+    this.sql = statementCache(this.db);
+    this.budgets = new Budgets(this.db, this.sql);
     this.provider = new SimulatedProvider({ seed: opts.seed, failureRates: opts.failureRates, latencyScale: opts.latencyScale });
     this.recover();
     this.loadTotals();
@@ -185,8 +188,8 @@ export class App {
   /** Nothing survives a restart in flight: open runs become errors, their reservations go. */
   private recover(): void {
     this.db.transaction(() => {
-      this.db.prepare("UPDATE runs SET status = 'error', error = 'interrupted by a restart', completed_at = ? WHERE status = 'running'").run(Date.now());
-      this.db.prepare('DELETE FROM reservations').run();
+      this.sql("UPDATE runs SET status = 'error', error = 'interrupted by a restart', completed_at = ? WHERE status = 'running'").run(Date.now());
+      this.sql('DELETE FROM reservations').run();
     })();
   }
 
@@ -199,9 +202,9 @@ export class App {
       )
       .all();
     for (const r of rows) this.addLedgerTotals(r.project, r.agent, r.provider, r.model, r.priced === 1, { cost: r.cost, input: r.input, cached: r.cached, output: r.output, calls: r.calls });
-    const runs = this.db.prepare<[], { project: string; agent: string; status: string; n: number }>("SELECT project, agent, status, COUNT(*) AS n FROM runs WHERE status IN ('completed','error','denied') GROUP BY project, agent, status").all();
+    const runs = this.sql<[], { project: string; agent: string; status: string; n: number }>("SELECT project, agent, status, COUNT(*) AS n FROM runs WHERE status IN ('completed','error','denied') GROUP BY project, agent, status").all();
     for (const r of runs) inst.ledgerTotals.runs.add(this.runAttrs(r.project, r.agent, r.status), r.n);
-    for (const a of this.db.prepare<[], AgentRow>('SELECT * FROM agents').all()) this.bornAtZero(a.project, a.name, a.model);
+    for (const a of this.sql<[], AgentRow>('SELECT * FROM agents').all()) this.bornAtZero(a.project, a.name, a.model);
   }
 
   private costAttrs(project: string, agent: string, provider: string, model: string): Attributes {
@@ -229,7 +232,7 @@ export class App {
 
   // ── setup, users ──
   setupRequired(): boolean {
-    return this.db.prepare('SELECT 1 FROM org WHERE id = 1').get() === undefined;
+    return this.sql('SELECT 1 FROM org WHERE id = 1').get() === undefined;
   }
 
   async setup(input: { org_name: string; org_slug?: string | undefined; app_name?: string | undefined; admin_email: string; admin_password: string; admin_name?: string | undefined }): Promise<{ org: Record<string, unknown>; user: Record<string, unknown> }> {
@@ -240,8 +243,8 @@ export class App {
     const now = Date.now();
     const ok = this.db.transaction(() => {
       if (!this.setupRequired()) return false;
-      this.db.prepare('INSERT INTO org (id, name, slug, app_name, created_at) VALUES (1, ?, ?, ?, ?)').run(input.org_name, slug, input.app_name ?? null, now);
-      this.db.prepare('INSERT INTO users (id, email, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)').run(userId, input.admin_email.toLowerCase(), input.admin_name ?? 'Admin', 'admin', hash, now);
+      this.sql('INSERT INTO org (id, name, slug, app_name, created_at) VALUES (1, ?, ?, ?, ?)').run(input.org_name, slug, input.app_name ?? null, now);
+      this.sql('INSERT INTO users (id, email, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)').run(userId, input.admin_email.toLowerCase(), input.admin_name ?? 'Admin', 'admin', hash, now);
       return true;
     })();
     if (!ok) throw new HttpError(409, 'setup_already_done', 'setup has already been completed');
@@ -251,37 +254,37 @@ export class App {
 
   // ── projects ──
   listProjects(only?: string): ProjectRow[] {
-    return only ? this.db.prepare<[string], ProjectRow>('SELECT * FROM projects WHERE slug = ?').all(only) : this.db.prepare<[], ProjectRow>('SELECT * FROM projects ORDER BY created_at, slug').all();
+    return only ? this.sql<[string], ProjectRow>('SELECT * FROM projects WHERE slug = ?').all(only) : this.sql<[], ProjectRow>('SELECT * FROM projects ORDER BY created_at, slug').all();
   }
   getProject(slug: string): ProjectRow | undefined {
-    return this.db.prepare<[string], ProjectRow>('SELECT * FROM projects WHERE slug = ?').get(slug);
+    return this.sql<[string], ProjectRow>('SELECT * FROM projects WHERE slug = ?').get(slug);
   }
   createProject(p: { slug: string; name: string; environment: string }, actor: string): ProjectRow {
     if (this.getProject(p.slug)) throw new HttpError(409, 'project_exists', `project ${p.slug} already exists`);
-    this.db.prepare('INSERT INTO projects (slug, name, environment, status, created_at) VALUES (?, ?, ?, ?, ?)').run(p.slug, p.name, p.environment, 'active', Date.now());
+    this.sql('INSERT INTO projects (slug, name, environment, status, created_at) VALUES (?, ?, ?, ?, ?)').run(p.slug, p.name, p.environment, 'active', Date.now());
     audit('project.created', p.slug, actor);
     return this.getProject(p.slug) as ProjectRow;
   }
   createProjectToken(project: string, name: string | undefined): { token: string; token_id: string; project: string } {
     const token = `sgp_${newSecret()}`;
     const id = newId('tok');
-    this.db.prepare('INSERT INTO tokens (id, token_hash, kind, project, name, created_at) VALUES (?, ?, ?, ?, ?, ?)').run(id, sha256(token), 'project', project, name ?? null, Date.now());
+    this.sql('INSERT INTO tokens (id, token_hash, kind, project, name, created_at) VALUES (?, ?, ?, ?, ?, ?)').run(id, sha256(token), 'project', project, name ?? null, Date.now());
     return { token, token_id: id, project };
   }
 
   // ── agents ──
   createAgent(project: string, a: { name: string; model: string; system_prompt: string; strategy: string; temperature: number; tools: string[]; metadata: Record<string, unknown>; max_output_tokens: number }, actor: string): AgentRow {
     if (this.getAgent(project, a.name)) throw new HttpError(409, 'agent_exists', `agent ${a.name} already exists in ${project}`);
-    this.db.prepare('INSERT INTO agents (project, name, model, system_prompt, strategy, temperature, tools, metadata, max_output_tokens, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(project, a.name, a.model, a.system_prompt, a.strategy, a.temperature, JSON.stringify(a.tools), JSON.stringify(a.metadata), a.max_output_tokens, Date.now());
+    this.sql('INSERT INTO agents (project, name, model, system_prompt, strategy, temperature, tools, metadata, max_output_tokens, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(project, a.name, a.model, a.system_prompt, a.strategy, a.temperature, JSON.stringify(a.tools), JSON.stringify(a.metadata), a.max_output_tokens, Date.now());
     this.bornAtZero(project, a.name, a.model);
     audit('agent.created', project, actor, { [sc.ATTR_SAGEWAI_AGENT_NAME]: a.name, [sc.ATTR_GEN_AI_REQUEST_MODEL]: a.model });
     return this.getAgent(project, a.name) as AgentRow;
   }
   getAgent(project: string, name: string): AgentRow | undefined {
-    return this.db.prepare<[string, string], AgentRow>('SELECT * FROM agents WHERE project = ? AND name = ?').get(project, name);
+    return this.sql<[string, string], AgentRow>('SELECT * FROM agents WHERE project = ? AND name = ?').get(project, name);
   }
   listAgents(project?: string): AgentRow[] {
-    return project ? this.db.prepare<[string], AgentRow>('SELECT * FROM agents WHERE project = ? ORDER BY name').all(project) : this.db.prepare<[], AgentRow>('SELECT * FROM agents ORDER BY project, name').all();
+    return project ? this.sql<[string], AgentRow>('SELECT * FROM agents WHERE project = ? ORDER BY name').all(project) : this.sql<[], AgentRow>('SELECT * FROM agents ORDER BY project, name').all();
   }
 
   // ── runs ──
@@ -301,10 +304,12 @@ export class App {
     const worstCase = (model: string): number => PriceBook.costNusd(this.opts.priceBook.quote(model), { input: inputTokens, cachedInput: cached, output: maxOut });
     const subjects = { project, user: input.user, team: input.team };
     const requested = input.model ?? agent.model;
-    const res = this.budgets.reserve(subjects, runId, requested, worstCase);
+    const res = this.budgets.reserve(subjects, runId, requested, worstCase, startedAt, (model) => {
+      this.sql("INSERT INTO runs (id, project, agent, model, user_name, team, status, started_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)").run(runId, project, agent.name, model, input.user ?? null, input.team ?? null, startedAt);
+    });
     if (!res.ok) {
       const b = res.budget;
-      this.db.prepare("INSERT INTO runs (id, project, agent, model, user_name, team, status, started_at, completed_at, error) VALUES (?, ?, ?, ?, ?, ?, 'denied', ?, ?, 'budget_exceeded')").run(runId, project, agent.name, requested, input.user ?? null, input.team ?? null, startedAt, Date.now());
+      this.sql("INSERT INTO runs (id, project, agent, model, user_name, team, status, started_at, completed_at, error) VALUES (?, ?, ?, ?, ?, ?, 'denied', ?, ?, 'budget_exceeded')").run(runId, project, agent.name, requested, input.user ?? null, input.team ?? null, startedAt, Date.now());
       inst.ledgerTotals.runs.add(this.runAttrs(project, agent.name, 'denied'), 1);
       inst.budgetDenials.add(1, { [sc.ATTR_SAGEWAI_PROJECT_ID]: project, [sc.ATTR_SAGEWAI_BUDGET_SCOPE]: b.scope, [sc.ATTR_SAGEWAI_BUDGET_ACTION]: b.action });
       inst.runDuration.record((performance.now() - started) / 1000, this.runAttrs(project, agent.name, 'denied'));
@@ -319,7 +324,8 @@ export class App {
     }
     const model = res.model;
     const quote = this.opts.priceBook.quote(model);
-    this.db.prepare("INSERT INTO runs (id, project, agent, model, user_name, team, status, started_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)").run(runId, project, agent.name, model, input.user ?? null, input.team ?? null, startedAt);
+    // A per-call model override (or a throttle fallback) gets its series at 0 as early as possible.
+    if (model !== agent.model) this.bornAtZero(project, agent.name, model);
     const flight: InFlightRun = { run_id: runId, project, agent: agent.name, model, startedAt, outputTokensSoFar: 0, quote, inputCostNusd: inputTokens * quote.inputNusd + cached * quote.cachedInputNusd, totalOutputTokens: 0 };
     this.inFlight.set(runId, flight);
     audit('agent.run.started', project, actor, { [sc.ATTR_SAGEWAI_RUN_ID]: runId, [sc.ATTR_SAGEWAI_AGENT_NAME]: agent.name, [sc.ATTR_GEN_AI_REQUEST_MODEL]: model });
@@ -345,7 +351,7 @@ export class App {
       const message = err instanceof Error ? err.message : String(err);
       inst.genAiDuration.record((performance.now() - callStart) / 1000, { ...genAttrs, 'error.type': kind });
       this.db.transaction(() => {
-        this.db.prepare("UPDATE runs SET status = 'error', completed_at = ?, error = ? WHERE id = ?").run(Date.now(), kind, runId);
+        this.sql("UPDATE runs SET status = 'error', completed_at = ?, error = ? WHERE id = ?").run(Date.now(), kind, runId);
         this.budgets.release(res.reservationId);
       })();
       inst.ledgerTotals.runs.add(this.runAttrs(project, agent.name, 'error'), 1);
@@ -365,7 +371,7 @@ export class App {
       this.db
         .prepare('INSERT INTO ledger (run_id, project, agent, user_name, team, provider, model, input_tokens, cached_input_tokens, output_tokens, cost_nusd, input_cost_nusd, cached_cost_nusd, output_cost_nusd, pricebook_version, priced, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
         .run(runId, project, agent.name, input.user ?? null, input.team ?? null, quote.provider, quote.model, tokens.input, tokens.cachedInput, tokens.output, cost, costInput, costCached, costOutput, quote.version, quote.priced ? 1 : 0, now);
-      this.db.prepare("UPDATE runs SET status = 'completed', completed_at = ?, input_tokens = ?, cached_input_tokens = ?, output_tokens = ?, cost_nusd = ? WHERE id = ?").run(now, tokens.input, tokens.cachedInput, tokens.output, cost, runId);
+      this.sql("UPDATE runs SET status = 'completed', completed_at = ?, input_tokens = ?, cached_input_tokens = ?, output_tokens = ?, cost_nusd = ? WHERE id = ?").run(now, tokens.input, tokens.cachedInput, tokens.output, cost, runId);
       this.budgets.release(res.reservationId);
     })();
     // Same synchronous step as the commit: the exported totals never lag or lead the ledger.
@@ -389,14 +395,43 @@ export class App {
     };
   }
 
+  /**
+   * A connectivity check of the (simulated) provider for one model: a one-token ping that is not
+   * a billable agent call, so it writes no ledger row. Audited as provider.test.success|failed.
+   */
+  async testProvider(project: string | undefined, model: string, fail: FailureKind | undefined, actor: string): Promise<Record<string, unknown>> {
+    const quote = this.opts.priceBook.quote(model);
+    const plan = this.provider.plan({ model, systemPrompt: '', message: 'ping', maxOutputTokens: 1, simulate: { input_tokens: 1, output_tokens: 1, fail } });
+    const t0 = performance.now();
+    try {
+      await this.provider.play(plan, () => undefined);
+      const latency = Math.round(performance.now() - t0);
+      audit('provider.test.success', project, actor, { [sc.ATTR_GEN_AI_PROVIDER_NAME]: quote.provider, [sc.ATTR_GEN_AI_REQUEST_MODEL]: quote.model });
+      return { ok: true, provider: quote.provider, model: quote.model, priced: quote.priced, latency_ms: latency };
+    } catch (err) {
+      const kind = err instanceof ProviderError ? err.kind : 'server_error';
+      audit('provider.test.failed', project, actor, { [sc.ATTR_GEN_AI_PROVIDER_NAME]: quote.provider, [sc.ATTR_GEN_AI_REQUEST_MODEL]: quote.model, 'error.type': kind });
+      return { ok: false, provider: quote.provider, model: quote.model, priced: quote.priced, error: { code: kind, message: err instanceof Error ? err.message : String(err) } };
+    }
+  }
+
   listRuns(f: { project?: string | undefined; agent_name?: string | undefined; status?: string | undefined; limit: number; offset: number }): { items: Record<string, unknown>[]; has_more: boolean } {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (f.project) (where.push('project = ?'), args.push(f.project));
-    if (f.agent_name) (where.push('agent = ?'), args.push(f.agent_name));
-    if (f.status) (where.push('status = ?'), args.push(f.status));
+    if (f.project) {
+      where.push('project = ?');
+      args.push(f.project);
+    }
+    if (f.agent_name) {
+      where.push('agent = ?');
+      args.push(f.agent_name);
+    }
+    if (f.status) {
+      where.push('status = ?');
+      args.push(f.status);
+    }
     const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id LIMIT ? OFFSET ?`;
-    const rows = this.db.prepare(sql).all(...args, f.limit + 1, f.offset) as RunRow[];
+    const rows = this.sql(sql).all(...args, f.limit + 1, f.offset) as RunRow[];
     return { items: rows.slice(0, f.limit).map(runJson), has_more: rows.length > f.limit };
   }
 
@@ -405,42 +440,42 @@ export class App {
     const id = newId('wkr');
     const secret = newSecret();
     const now = Date.now();
-    this.db.prepare("INSERT INTO workers (id, project, name, pool, models, labels, max_concurrent, secret_hash, state, registered_at, last_heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'online', ?, ?)").run(id, project, w.name, w.pool, JSON.stringify(w.models), JSON.stringify(w.labels), w.max_concurrent, sha256(secret), now, now);
+    this.sql("INSERT INTO workers (id, project, name, pool, models, labels, max_concurrent, secret_hash, state, registered_at, last_heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'online', ?, ?)").run(id, project, w.name, w.pool, JSON.stringify(w.models), JSON.stringify(w.labels), w.max_concurrent, sha256(secret), now, now);
     audit('fleet.worker.registered', project, actor, { 'sagewai.fleet.worker.id': id, [sc.ATTR_SAGEWAI_FLEET_POOL]: w.pool });
     return { worker_id: id, worker_secret: secret, status: 'online', project, pool: w.pool };
   }
 
   authWorker(id: string | undefined, secret: string | undefined): WorkerRow {
     if (!id || !secret) throw new HttpError(401, 'unauthorized', 'worker credentials required: X-Worker-Id and X-Worker-Secret');
-    const w = this.db.prepare<[string], WorkerRow>('SELECT * FROM workers WHERE id = ?').get(id);
+    const w = this.sql<[string], WorkerRow>('SELECT * FROM workers WHERE id = ?').get(id);
     const given = Buffer.from(sha256(secret));
     if (!w || !crypto.timingSafeEqual(given, Buffer.from(w.secret_hash))) throw new HttpError(401, 'unauthorized', 'unknown worker or wrong secret');
     return w;
   }
 
   private workerState(w: WorkerRow): string {
-    const busy = this.db.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM tasks WHERE worker_id = ? AND status = 'claimed'").get(w.id)?.n ?? 0;
+    const busy = this.sql<[string], { n: number }>("SELECT COUNT(*) AS n FROM tasks WHERE worker_id = ? AND status = 'claimed'").get(w.id)?.n ?? 0;
     return busy > 0 ? 'busy' : 'online';
   }
 
   heartbeat(w: WorkerRow): { ok: true; state: string } {
     const state = this.workerState(w);
-    this.db.prepare('UPDATE workers SET last_heartbeat_at = ?, state = ? WHERE id = ?').run(Date.now(), state, w.id);
+    this.sql('UPDATE workers SET last_heartbeat_at = ?, state = ? WHERE id = ?').run(Date.now(), state, w.id);
     return { ok: true, state };
   }
 
   private markLostWorkers(): void {
     const cutoff = Date.now() - this.opts.workerLostAfterMs;
-    const lost = this.db.prepare<[number], WorkerRow>("SELECT * FROM workers WHERE state != 'lost' AND last_heartbeat_at < ?").all(cutoff);
+    const lost = this.sql<[number], WorkerRow>("SELECT * FROM workers WHERE state != 'lost' AND last_heartbeat_at < ?").all(cutoff);
     for (const w of lost) {
-      this.db.prepare("UPDATE workers SET state = 'lost' WHERE id = ?").run(w.id);
+      this.sql("UPDATE workers SET state = 'lost' WHERE id = ?").run(w.id);
       audit('fleet.worker.lost', w.project, w.id, { 'sagewai.fleet.worker.id': w.id, [sc.ATTR_SAGEWAI_FLEET_POOL]: w.pool });
     }
   }
 
   createTask(project: string, t: { pool: string; payload?: unknown; model?: string | undefined }, actor: string): Record<string, unknown> {
     const id = newId('tsk');
-    this.db.prepare("INSERT INTO tasks (id, project, pool, payload, model, status, created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?)").run(id, project, t.pool, JSON.stringify(t.payload ?? {}), t.model ?? null, Date.now());
+    this.sql("INSERT INTO tasks (id, project, pool, payload, model, status, created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?)").run(id, project, t.pool, JSON.stringify(t.payload ?? {}), t.model ?? null, Date.now());
     audit('fleet.task.queued', project, actor, { 'sagewai.fleet.task.id': id, [sc.ATTR_SAGEWAI_FLEET_POOL]: t.pool });
     const waiters = this.claimWaiters.get(`${project}|${t.pool}`);
     const first = waiters?.values().next().value;
@@ -448,24 +483,30 @@ export class App {
       waiters?.delete(first);
       first.resolve();
     }
-    return taskJson(this.db.prepare<[string], TaskRow>('SELECT * FROM tasks WHERE id = ?').get(id) as TaskRow);
+    return taskJson(this.sql<[string], TaskRow>('SELECT * FROM tasks WHERE id = ?').get(id) as TaskRow);
   }
 
   listTasks(project?: string, status?: string): Record<string, unknown>[] {
     const where: string[] = [];
     const args: string[] = [];
-    if (project) (where.push('project = ?'), args.push(project));
-    if (status) (where.push('status = ?'), args.push(status));
-    return (this.db.prepare(`SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC LIMIT 500`).all(...args) as TaskRow[]).map(taskJson);
+    if (project) {
+      where.push('project = ?');
+      args.push(project);
+    }
+    if (status) {
+      where.push('status = ?');
+      args.push(status);
+    }
+    return (this.sql(`SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC LIMIT 500`).all(...args) as TaskRow[]).map(taskJson);
   }
 
   private tryClaim(w: WorkerRow): TaskRow | undefined {
     return this.db.transaction(() => {
-      const t = this.db.prepare<[string, string], TaskRow>("SELECT * FROM tasks WHERE project = ? AND pool = ? AND status = 'queued' ORDER BY created_at, id LIMIT 1").get(w.project, w.pool);
+      const t = this.sql<[string, string], TaskRow>("SELECT * FROM tasks WHERE project = ? AND pool = ? AND status = 'queued' ORDER BY created_at, id LIMIT 1").get(w.project, w.pool);
       if (!t) return undefined;
       const now = Date.now();
-      this.db.prepare("UPDATE tasks SET status = 'claimed', worker_id = ?, claimed_at = ? WHERE id = ?").run(w.id, now, t.id);
-      this.db.prepare("UPDATE workers SET state = 'busy', last_heartbeat_at = ? WHERE id = ?").run(now, w.id);
+      this.sql("UPDATE tasks SET status = 'claimed', worker_id = ?, claimed_at = ? WHERE id = ?").run(w.id, now, t.id);
+      this.sql("UPDATE workers SET state = 'busy', last_heartbeat_at = ? WHERE id = ?").run(now, w.id);
       return { ...t, status: 'claimed', worker_id: w.id, claimed_at: now };
     })();
   }
@@ -496,7 +537,7 @@ export class App {
     }
     inst.fleetClaimDuration.record((performance.now() - start) / 1000, { [sc.ATTR_SAGEWAI_PROJECT_ID]: w.project, [sc.ATTR_SAGEWAI_FLEET_POOL]: w.pool, [sc.ATTR_SAGEWAI_FLEET_CLAIM_RESULT]: task ? 'task' : 'empty' });
     if (!task) {
-      this.db.prepare('UPDATE workers SET last_heartbeat_at = ?, state = ? WHERE id = ?').run(Date.now(), this.workerState(w), w.id);
+      this.sql('UPDATE workers SET last_heartbeat_at = ?, state = ? WHERE id = ?').run(Date.now(), this.workerState(w), w.id);
       return undefined;
     }
     audit('fleet.task.claimed', w.project, w.id, { 'sagewai.fleet.task.id': task.id, [sc.ATTR_SAGEWAI_FLEET_POOL]: w.pool });
@@ -510,27 +551,27 @@ export class App {
   }
 
   report(w: WorkerRow, r: { task_id: string; status: 'completed' | 'failed'; result?: unknown; error?: string | undefined }): Record<string, unknown> {
-    const t = this.db.prepare<[string, string], TaskRow>('SELECT * FROM tasks WHERE id = ? AND project = ?').get(r.task_id, w.project);
+    const t = this.sql<[string, string], TaskRow>('SELECT * FROM tasks WHERE id = ? AND project = ?').get(r.task_id, w.project);
     if (!t || t.worker_id !== w.id) throw notFound(`task ${r.task_id}`);
     if (t.status !== 'claimed') throw new HttpError(409, 'task_already_reported', `task ${r.task_id} is already ${t.status}`);
     const now = Date.now();
     this.db.transaction(() => {
-      this.db.prepare('UPDATE tasks SET status = ?, completed_at = ?, result = ?, error = ? WHERE id = ?').run(r.status, now, r.result === undefined ? null : JSON.stringify(r.result), r.error ?? null, t.id);
-      this.db.prepare('UPDATE workers SET last_heartbeat_at = ? WHERE id = ?').run(now, w.id);
+      this.sql('UPDATE tasks SET status = ?, completed_at = ?, result = ?, error = ? WHERE id = ?').run(r.status, now, r.result === undefined ? null : JSON.stringify(r.result), r.error ?? null, t.id);
+      this.sql('UPDATE workers SET last_heartbeat_at = ? WHERE id = ?').run(now, w.id);
     })();
-    this.db.prepare('UPDATE workers SET state = ? WHERE id = ?').run(this.workerState(w), w.id);
+    this.sql('UPDATE workers SET state = ? WHERE id = ?').run(this.workerState(w), w.id);
     audit(r.status === 'completed' ? 'fleet.task.completed' : 'fleet.task.failed', w.project, w.id, { 'sagewai.fleet.task.id': t.id, [sc.ATTR_SAGEWAI_FLEET_POOL]: t.pool });
-    return taskJson(this.db.prepare<[string], TaskRow>('SELECT * FROM tasks WHERE id = ?').get(t.id) as TaskRow);
+    return taskJson(this.sql<[string], TaskRow>('SELECT * FROM tasks WHERE id = ?').get(t.id) as TaskRow);
   }
 
   listWorkers(project?: string): Record<string, unknown>[] {
-    const rows = project ? this.db.prepare<[string], WorkerRow>('SELECT * FROM workers WHERE project = ? ORDER BY registered_at').all(project) : this.db.prepare<[], WorkerRow>('SELECT * FROM workers ORDER BY project, registered_at').all();
+    const rows = project ? this.sql<[string], WorkerRow>('SELECT * FROM workers WHERE project = ? ORDER BY registered_at').all(project) : this.sql<[], WorkerRow>('SELECT * FROM workers ORDER BY project, registered_at').all();
     return rows.map(workerJson);
   }
 
   // ── gauges and observable counters backed by tables ──
   private workerGaugeRows(): Array<{ attrs: Attributes; value: number }> {
-    const rows = this.db.prepare<[], { project: string; pool: string; state: string; n: number }>('SELECT project, pool, state, COUNT(*) AS n FROM workers GROUP BY project, pool, state').all();
+    const rows = this.sql<[], { project: string; pool: string; state: string; n: number }>('SELECT project, pool, state, COUNT(*) AS n FROM workers GROUP BY project, pool, state').all();
     const out = new Map<string, { attrs: Attributes; value: number }>();
     for (const r of rows) {
       for (const s of ['online', 'busy', 'lost']) {
@@ -582,10 +623,13 @@ export class App {
     const sel = keys.map((k) => `${cols[k]} AS ${k}`);
     const where = ['created_at >= ?', 'created_at < ?'];
     const args: unknown[] = [f.from, f.to];
-    if (f.project) (where.push('project = ?'), args.push(f.project));
+    if (f.project) {
+      where.push('project = ?');
+      args.push(f.project);
+    }
     const sql = `SELECT ${[...sel, 'SUM(cost_nusd) AS cost', 'SUM(input_cost_nusd) AS c_in', 'SUM(cached_cost_nusd) AS c_cached', 'SUM(output_cost_nusd) AS c_out', 'SUM(input_tokens) AS input', 'SUM(cached_input_tokens) AS cached', 'SUM(output_tokens) AS output', 'COUNT(*) AS calls', 'SUM(priced = 0) AS unpriced'].join(', ')} FROM ledger WHERE ${where.join(' AND ')}${keys.length ? ` GROUP BY ${keys.map((k) => cols[k]).join(', ')} ORDER BY cost DESC` : ''}`;
     type Row = Record<string, string | number | null> & { cost: number | null; c_in: number | null; c_cached: number | null; c_out: number | null; input: number | null; cached: number | null; output: number | null; calls: number; unpriced: number | null };
-    const rows = this.db.prepare(sql).all(...args) as Row[];
+    const rows = this.sql(sql).all(...args) as Row[];
     const groups: Record<string, unknown>[] = [];
     const total = { cost_usd: 0, cost_nusd: 0, calls: 0, unpriced_calls: 0, input_tokens: 0, cached_input_tokens: 0, output_tokens: 0 };
     for (const r of rows) {
@@ -617,14 +661,14 @@ export class App {
     const runs = [...this.inFlight.values()]
       .filter((r) => !project || r.project === project)
       .map((r) => ({ run_id: r.run_id, project: r.project, agent: r.agent, model: r.model, started_at: new Date(r.startedAt).toISOString(), elapsed_ms: now - r.startedAt, cost_usd: usd(r.inputCostNusd + r.outputTokensSoFar * r.quote.outputNusd) }));
-    const tasks = (project ? this.db.prepare<[string], TaskRow>("SELECT * FROM tasks WHERE status = 'claimed' AND project = ?").all(project) : this.db.prepare<[], TaskRow>("SELECT * FROM tasks WHERE status = 'claimed'").all()).map((t) => ({ task_id: t.id, project: t.project, pool: t.pool, worker_id: t.worker_id, state: t.status, elapsed_ms: now - (t.claimed_at ?? t.created_at) }));
-    const queued = (project ? this.db.prepare<[string], TaskRow>("SELECT * FROM tasks WHERE status = 'queued' AND project = ? LIMIT 200").all(project) : this.db.prepare<[], TaskRow>("SELECT * FROM tasks WHERE status = 'queued' LIMIT 200").all()).map((t) => ({ task_id: t.id, project: t.project, pool: t.pool, worker_id: null, state: t.status, elapsed_ms: now - t.created_at }));
+    const tasks = (project ? this.sql<[string], TaskRow>("SELECT * FROM tasks WHERE status = 'claimed' AND project = ?").all(project) : this.sql<[], TaskRow>("SELECT * FROM tasks WHERE status = 'claimed'").all()).map((t) => ({ task_id: t.id, project: t.project, pool: t.pool, worker_id: t.worker_id, state: t.status, elapsed_ms: now - (t.claimed_at ?? t.created_at) }));
+    const queued = (project ? this.sql<[string], TaskRow>("SELECT * FROM tasks WHERE status = 'queued' AND project = ? LIMIT 200").all(project) : this.sql<[], TaskRow>("SELECT * FROM tasks WHERE status = 'queued' LIMIT 200").all()).map((t) => ({ task_id: t.id, project: t.project, pool: t.pool, worker_id: null, state: t.status, elapsed_ms: now - t.created_at }));
     const workers = this.listWorkers(project).map((w) => ({ worker_id: w.worker_id, name: w.name, project: w.project, pool: w.pool, state: w.state, last_heartbeat_at: w.last_heartbeat_at }));
     return { generated_at: new Date(now).toISOString(), agents: this.listAgents(project).map((a) => ({ project: a.project, name: a.name, model: a.model })), runs_in_flight: runs, tasks_in_flight: [...tasks, ...queued], workers };
   }
 
   health(): Record<string, unknown> {
-    const n = (sql: string): number => (this.db.prepare(sql).get() as { n: number }).n;
+    const n = (sql: string): number => (this.sql(sql).get() as { n: number }).n;
     return {
       status: 'ok',
       uptime_s: Math.round((Date.now() - this.startedAt) / 1000),

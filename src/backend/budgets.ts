@@ -1,5 +1,5 @@
-import type { Db } from './store.js';
-import { newId } from './store.js';
+import type { Db, Prepare } from './store.js';
+import { newId, statementCache } from './store.js';
 
 /**
  * Budgets: project/team/user scopes, daily (UTC) and monthly (calendar, UTC) windows, actions
@@ -56,11 +56,14 @@ export class Budgets {
   private readonly sumLedger: Record<Scope, (project: string, subject: string, from: number) => number>;
   private readonly sumReserved: Record<Scope, (project: string, subject: string) => number>;
 
-  constructor(private readonly db: Db) {
+  private readonly sql: Prepare;
+
+  constructor(private readonly db: Db, sql?: Prepare) {
+    this.sql = sql ?? statementCache(db);
     const mk = (scope: Scope) => {
       const col = SUBJECT_COLUMN[scope];
-      const l = db.prepare<[string, string, number], { s: number | null }>(`SELECT SUM(cost_nusd) AS s FROM ledger WHERE project = ? AND ${col} = ? AND created_at >= ?`);
-      const r = db.prepare<[string, string], { s: number | null }>(`SELECT SUM(amount_nusd) AS s FROM reservations WHERE project = ? AND ${col} = ?`);
+      const l = this.sql<[string, string, number], { s: number | null }>(`SELECT SUM(cost_nusd) AS s FROM ledger WHERE project = ? AND ${col} = ? AND created_at >= ?`);
+      const r = this.sql<[string, string], { s: number | null }>(`SELECT SUM(amount_nusd) AS s FROM reservations WHERE project = ? AND ${col} = ?`);
       return { l: (p: string, s: string, f: number) => l.get(p, s, f)?.s ?? 0, r: (p: string, s: string) => r.get(p, s)?.s ?? 0 };
     };
     const p = mk('project');
@@ -78,11 +81,11 @@ export class Budgets {
          ON CONFLICT (project, scope, subject, window) DO UPDATE SET limit_nusd = excluded.limit_nusd, action = excluded.action, fallback_model = excluded.fallback_model`,
       )
       .run(newId('bud'), input.project, input.scope, input.subject, input.window, input.limit_nusd, input.action, input.fallback_model, now);
-    return this.db.prepare<[string, string, string, string], BudgetRow>('SELECT * FROM budgets WHERE project = ? AND scope = ? AND subject = ? AND window = ?').get(input.project, input.scope, input.subject, input.window) as BudgetRow;
+    return this.sql<[string, string, string, string], BudgetRow>('SELECT * FROM budgets WHERE project = ? AND scope = ? AND subject = ? AND window = ?').get(input.project, input.scope, input.subject, input.window) as BudgetRow;
   }
 
   list(project?: string): BudgetRow[] {
-    return project ? this.db.prepare<[string], BudgetRow>('SELECT * FROM budgets WHERE project = ? ORDER BY created_at').all(project) : this.db.prepare<[], BudgetRow>('SELECT * FROM budgets ORDER BY project, created_at').all();
+    return project ? this.sql<[string], BudgetRow>('SELECT * FROM budgets WHERE project = ? ORDER BY created_at').all(project) : this.sql<[], BudgetRow>('SELECT * FROM budgets ORDER BY project, created_at').all();
   }
 
   applicable(s: Subjects): BudgetRow[] {
@@ -98,9 +101,10 @@ export class Budgets {
   /**
    * Reserve the worst case for `model`; `worstCase(model)` prices max output tokens. Throttle
    * budgets that would be crossed switch the model to their fallback first; then any stop budget
-   * that would be crossed denies the call.
+   * that would be crossed denies the call. `inSameTransaction` (e.g. the run row insert) commits
+   * together with the reservation.
    */
-  reserve(s: Subjects, runId: string, model: string, worstCase: (model: string) => number, now = Date.now()): ReserveResult {
+  reserve(s: Subjects, runId: string, model: string, worstCase: (model: string) => number, now = Date.now(), inSameTransaction?: (model: string) => void): ReserveResult {
     return this.db.transaction((): ReserveResult => {
       const budgets = this.applicable(s);
       let chosen = model;
@@ -130,14 +134,15 @@ export class Budgets {
       }
       const warnings = budgets.filter((b) => b.action === 'warn' && total(b) + amount > b.limit_nusd);
       const id = newId('res');
-      this.db.prepare('INSERT INTO reservations (id, run_id, project, user_name, team, amount_nusd, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(id, runId, s.project, s.user ?? null, s.team ?? null, amount, now);
+      this.sql('INSERT INTO reservations (id, run_id, project, user_name, team, amount_nusd, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(id, runId, s.project, s.user ?? null, s.team ?? null, amount, now);
+      inSameTransaction?.(chosen);
       return { ok: true, reservationId: id, model: chosen, amountNusd: amount, throttledBy, warnings };
     })();
   }
 
   /** Drops a reservation (call it in the same transaction as the ledger insert). */
   release(reservationId: string): void {
-    this.db.prepare('DELETE FROM reservations WHERE id = ?').run(reservationId);
+    this.sql('DELETE FROM reservations WHERE id = ?').run(reservationId);
   }
 
   /** After a settle: thresholds (50/80/100 %) crossed for the first time in this window. */
@@ -149,7 +154,7 @@ export class Budgets {
       const ws = windowStart(b.window, now);
       for (const t of THRESHOLDS) {
         if (util * 100 >= t) {
-          const r = this.db.prepare('INSERT OR IGNORE INTO budget_events (budget_id, window_start, threshold) VALUES (?, ?, ?)').run(b.id, ws, t);
+          const r = this.sql('INSERT OR IGNORE INTO budget_events (budget_id, window_start, threshold) VALUES (?, ?, ?)').run(b.id, ws, t);
           if (r.changes > 0) out.push({ budget: b, threshold: t, utilization: util });
         }
       }

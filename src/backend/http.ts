@@ -21,7 +21,7 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     req.resume();
-    throw new HttpError(413, 'payload_too_large', `request body larger than ${limit} bytes`, { limit_bytes: limit });
+    throw new HttpError(413, 'payload_too_large', `request body larger than ${limit} bytes`, { limit_bytes: limit }, { connection: 'close' });
   }
   const chunks: Buffer[] = [];
   let size = 0;
@@ -29,7 +29,7 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
     size += (chunk as Buffer).length;
     if (size > limit) {
       req.resume();
-      throw new HttpError(413, 'payload_too_large', `request body larger than ${limit} bytes`, { limit_bytes: limit });
+      throw new HttpError(413, 'payload_too_large', `request body larger than ${limit} bytes`, { limit_bytes: limit }, { connection: 'close' });
     }
     chunks.push(chunk as Buffer);
   }

@@ -67,6 +67,8 @@ export const reportBody = z.object({
   error: z.string().max(2000).optional(),
 });
 
+export const providerTestBody = z.object({ model, fail: z.enum(['rate_limit', 'timeout', 'server_error']).optional() });
+
 export const taskBody = z.object({ pool: name.default('default'), payload: z.unknown().default({}), model: model.optional() });
 
 export const budgetBody = z.object({

@@ -125,11 +125,14 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
       audit('auth.login.throttled', undefined, undefined, { 'client.address': clientIp(ctx.req) });
       throw new HttpError(429, 'too_many_attempts', 'too many failed logins; wait before trying again', { retry_after_s: retry }, { 'retry-after': String(retry) });
     }
-    const user = app.db.prepare<[string], { id: string; email: string; name: string; role: string; password_hash: string }>('SELECT * FROM users WHERE email = ?').get(input.email.toLowerCase());
+    const user = app.sql<[string], { id: string; email: string; name: string; role: string; password_hash: string }>('SELECT * FROM users WHERE email = ?').get(input.email.toLowerCase());
     const ok = user ? await verifyPassword(input.password, user.password_hash) : (await verifyPassword(input.password, 'scrypt$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='), false);
     if (!user || !ok) {
       recent.push(now);
       loginFailures.set(key, recent);
+      if (loginFailures.size > 10_000) {
+        for (const [k, v] of loginFailures) if ((v[v.length - 1] ?? 0) <= now - LOGIN_WINDOW_MS) loginFailures.delete(k);
+      }
       inst.authLogins.add(1, { [ATTR_SAGEWAI_AUTH_OUTCOME]: 'failed' });
       audit('auth.login.failed', undefined, user?.id, { 'client.address': clientIp(ctx.req) });
       throw new HttpError(401, 'invalid_credentials', 'wrong e-mail or password');
@@ -137,7 +140,7 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
     loginFailures.delete(key);
     const token = `sgs_${newSecret()}`;
     const csrf = newSecret();
-    app.db.prepare('INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)').run(sha256(token), user.id, csrf, now, now + SESSION_TTL_MS);
+    app.sql('INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)').run(sha256(token), user.id, csrf, now, now + SESSION_TTL_MS);
     inst.authLogins.add(1, { [ATTR_SAGEWAI_AUTH_OUTCOME]: 'success' });
     audit('auth.login.success', undefined, user.id);
     const maxAge = Math.floor(SESSION_TTL_MS / 1000);
@@ -148,12 +151,12 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
   }, { schema: schemas.loginBody });
   add('GET', '/api/v1/auth/me', 'user', 'The caller', (ctx) => {
     const p = ctx.principal as Principal;
-    const user = p.kind === 'user' ? app.db.prepare<[string], { id: string; email: string; name: string; role: string }>('SELECT id, email, name, role FROM users WHERE id = ?').get(p.id) : undefined;
+    const user = p.kind === 'user' ? app.sql<[string], { id: string; email: string; name: string; role: string }>('SELECT id, email, name, role FROM users WHERE id = ?').get(p.id) : undefined;
     return { body: { user: user ?? null, token: { kind: p.kind, project: p.project } } };
   });
   add('POST', '/api/v1/auth/logout', 'user', 'End the session', (ctx) => {
     const p = ctx.principal as Principal;
-    if (p.sessionHash) app.db.prepare('DELETE FROM sessions WHERE token_hash = ?').run(p.sessionHash);
+    if (p.sessionHash) app.sql('DELETE FROM sessions WHERE token_hash = ?').run(p.sessionHash);
     audit('auth.logout', undefined, p.id);
     return { body: { ok: true }, headers: { 'set-cookie': [`${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`, `${CSRF_COOKIE}=; SameSite=Strict; Path=/; Max-Age=0`] } };
   });
@@ -211,6 +214,11 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
     res.end();
     return undefined;
   }, { schema: schemas.runBody });
+  add('POST', '/api/v1/providers/test', 'user', 'Check the (simulated) provider for a model; audited as provider.test.success|failed', async (ctx) => {
+    const project = optionalTenant(ctx);
+    const input = validate(schemas.providerTestBody, await ctx.body());
+    return { body: await app.testProvider(project, input.model, input.fail, actor(ctx)) };
+  }, { schema: schemas.providerTestBody });
   add('GET', '/admin/runs', 'user', 'Runs, newest first: ?agent_name&status&limit&offset', (ctx) => {
     const q = ctx.url.searchParams;
     const limit = intParam(q.get('limit'), 50, 1, 500, 'limit');
@@ -286,7 +294,7 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
   add('GET', '/openapi.json', 'none', 'This document', () => ({ body: openapi }), { instrument: true });
   add('GET', '/healthz', 'none', 'Liveness', () => ({ body: { status: 'ok' } }), { instrument: false });
   add('GET', '/readyz', 'none', 'Readiness', () => {
-    app.db.prepare('SELECT 1').get();
+    app.sql('SELECT 1').get();
     return { body: { status: 'ready' } };
   }, { instrument: false });
 
@@ -300,9 +308,9 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
       const m = /^Bearer\s+(\S+)$/i.exec(authz);
       if (!m) throw new HttpError(401, 'unauthorized', 'Authorization must be "Bearer <token>"', {}, { 'www-authenticate': 'Bearer' });
       const h = sha256(m[1] as string);
-      const s = app.db.prepare<[string, number], { user_id: string; csrf: string }>('SELECT user_id, csrf FROM sessions WHERE token_hash = ? AND expires_at > ?').get(h, now);
+      const s = app.sql<[string, number], { user_id: string; csrf: string }>('SELECT user_id, csrf FROM sessions WHERE token_hash = ? AND expires_at > ?').get(h, now);
       if (s) return { kind: 'user', id: s.user_id, project: null, via: 'bearer', sessionHash: h };
-      const t = app.db.prepare<[string], { id: string; kind: string; project: string | null }>('SELECT id, kind, project FROM tokens WHERE token_hash = ?').get(h);
+      const t = app.sql<[string], { id: string; kind: string; project: string | null }>('SELECT id, kind, project FROM tokens WHERE token_hash = ?').get(h);
       if (t) return { kind: t.kind === 'project' ? 'project' : 'operator', id: t.kind === 'operator' ? 'operator' : t.id, project: t.project, via: 'bearer' };
       throw new HttpError(401, 'unauthorized', 'invalid or expired token', {}, { 'www-authenticate': 'Bearer' });
     }
@@ -310,7 +318,7 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
     const sess = cookies[SESSION_COOKIE];
     if (sess) {
       const h = sha256(sess);
-      const s = app.db.prepare<[string, number], { user_id: string; csrf: string }>('SELECT user_id, csrf FROM sessions WHERE token_hash = ? AND expires_at > ?').get(h, now);
+      const s = app.sql<[string, number], { user_id: string; csrf: string }>('SELECT user_id, csrf FROM sessions WHERE token_hash = ? AND expires_at > ?').get(h, now);
       if (!s) throw new HttpError(401, 'unauthorized', 'session expired; log in again');
       if (!['GET', 'HEAD'].includes(method)) {
         const sent = headerValue(req, 'x-csrf-token') ?? '';

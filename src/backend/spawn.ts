@@ -56,10 +56,10 @@ export async function spawnBackend(opts: SpawnBackendOptions = {}): Promise<Spaw
     }, opts.timeoutMs ?? 20_000);
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = /listening on (http:\/\/[^\s]+)/.exec(out);
+      const m = /listening on (http:\/\/[^\s]+)|"url":"(http:\/\/[^"]+)"/.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolve(m[1] as string);
+        resolve((m[1] ?? m[2]) as string);
       }
     });
     void exited.then((code) => {

@@ -4,7 +4,10 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 
 /**
- * Durable state in SQLite (WAL, synchronous=FULL: a write that was acknowledged survived a crash).
+ * Durable state in SQLite, WAL mode. synchronous=NORMAL (default): every acknowledged commit is in
+ * the WAL before the answer goes out, so a crash or SIGKILL of the process loses nothing; only an
+ * OS crash or power cut can lose the last commits. SAGEWAI_OBS_DB_SYNCHRONOUS=FULL adds an fsync
+ * per commit for that case too (runs several times slower on this class of machine).
  * better-sqlite3 is synchronous, so a db.transaction() body is atomic with respect to every other
  * request in this process — the budget reservation relies on that.
  */
@@ -55,7 +58,9 @@ export function openStore(dataDir: string): OpenedStore {
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const db = new Database(path.join(dataDir, 'sagewai.db'));
   db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
+  const sync = (process.env.SAGEWAI_OBS_DB_SYNCHRONOUS ?? 'NORMAL').toUpperCase();
+  if (sync !== 'NORMAL' && sync !== 'FULL') throw new Error(`SAGEWAI_OBS_DB_SYNCHRONOUS must be NORMAL or FULL, not ${sync}`);
+  db.pragma(`synchronous = ${sync}`);
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
   db.exec(SCHEMA);
@@ -86,4 +91,19 @@ export function openStore(dataDir: string): OpenedStore {
   }
   fs.chmodSync(tokenFile, 0o600);
   return { db, instanceId, dataDir, operatorToken };
+}
+
+export type Prepare = <P extends unknown[] | object = unknown[], R = unknown>(sql: string) => Database.Statement<P, R>;
+
+/** Prepared statements compiled once per SQL text (the hot paths run the same few statements). */
+export function statementCache(db: Db): Prepare {
+  const cache = new Map<string, Database.Statement>();
+  return <P extends unknown[] | object = unknown[], R = unknown>(sql: string): Database.Statement<P, R> => {
+    let s = cache.get(sql);
+    if (!s) {
+      s = db.prepare(sql);
+      cache.set(sql, s);
+    }
+    return s as unknown as Database.Statement<P, R>;
+  };
 }

@@ -1,4 +1,6 @@
 import { Pool } from 'undici';
+import { UserError, describeCause } from '../errors.js';
+import { resolveEndpoints, type EndpointFlagValues } from './endpoints.js';
 
 /**
  * Typed client for the admin backend (`sagewai-obs serve`). One keep-alive connection pool per
@@ -480,6 +482,11 @@ export class BackendClient {
     return finished;
   }
 
+  /** Connectivity check of the provider behind a model (no ledger row); audited. */
+  testProvider(model: string, project?: string, fail?: 'rate_limit' | 'timeout' | 'server_error'): Promise<{ ok: boolean; provider: string; model: string; priced: boolean; latency_ms?: number; error?: { code: string; message: string } }> {
+    return this.json('POST', '/api/v1/providers/test', { body: fail ? { model, fail } : { model }, project });
+  }
+
   listRuns(query: { agent_name?: string; status?: string; limit?: number; offset?: number; project?: string } = {}): Promise<RunList> {
     const { project, ...q } = query;
     return this.json('GET', '/admin/runs', { query: q, project });
@@ -539,4 +546,30 @@ export class BackendClient {
   openapi(): Promise<Record<string, unknown>> {
     return this.json('GET', '/openapi.json');
   }
+}
+
+/**
+ * A client for a CLI command: URL and token resolved like every endpoint (flag → env → config →
+ * the running backend's backend.json / operator-token → default). Throws UserError without a token.
+ */
+export function backendClientFromFlags(flags: EndpointFlagValues, opts: { project?: string; requireToken?: boolean } = {}): BackendClient {
+  const ep = resolveEndpoints(flags);
+  if (!ep.token && opts.requireToken !== false) {
+    throw new UserError('no backend token found', ['pass --token or set SAGEWAI_OBS_TOKEN', 'start the local backend with `sagewai-obs serve` (its operator token is then used automatically)']);
+  }
+  return new BackendClient({ baseUrl: ep.backendUrl, token: ep.token, project: opts.project });
+}
+
+/** Backend failures as the CLI should present them: user-fixable ones become UserError. */
+export function toCliError(err: unknown, backendUrl: string): unknown {
+  if (err instanceof BackendApiError) {
+    if (err.status === 401) return new UserError(`the backend refused the token (${err.message})`, 'pass a valid --token or SAGEWAI_OBS_TOKEN');
+    if (err.status >= 400 && err.status < 500) return new UserError(err.message, '--help shows the accepted values');
+    return err;
+  }
+  const code = (err as NodeJS.ErrnoException)?.code ?? (err as { cause?: NodeJS.ErrnoException })?.cause?.code;
+  if (code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ENOTFOUND') {
+    return new UserError(`cannot reach the backend at ${backendUrl}: ${describeCause(err)}`, ['start it with `sagewai-obs serve`', 'or pass --backend-url']);
+  }
+  return err;
 }

@@ -22,7 +22,7 @@ export default class Audit extends BaseCommand<typeof Audit> {
     to: Flags.string({ description: 'Window end [default: now]', env: 'SAGEWAI_OBS_TO' }),
     limit: Flags.integer({ char: 'n', description: 'At most this many events', default: 100, min: 1, max: 100_000, env: 'SAGEWAI_OBS_LIMIT' }),
     follow: Flags.boolean({ char: 'f', description: 'Keep printing new events as they arrive (Ctrl-C to stop)', default: false, env: 'SAGEWAI_OBS_FOLLOW' }),
-    format: Flags.string({ description: 'Output format; jsonl prints one event per line', options: ['table', 'json', 'jsonl'], default: 'table', env: 'SAGEWAI_OBS_FORMAT' }),
+    format: Flags.string({ description: 'Output format; jsonl prints one event per line', options: ['table', 'json', 'jsonl'], default: 'table', env: 'SAGEWAI_OBS_AUDIT_FORMAT' }),
     ...projectFlag,
     ...endpointFlags,
   };

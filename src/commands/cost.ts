@@ -19,7 +19,7 @@ export default class Cost extends BaseCommand<typeof Cost> {
     since: Flags.string({ description: 'Window ending at --to (or now): 30m, 24h, 7d [default: 24h]', env: 'SAGEWAI_OBS_SINCE' }),
     from: Flags.string({ description: 'Window start (ISO time or unix seconds)', env: 'SAGEWAI_OBS_FROM' }),
     to: Flags.string({ description: 'Window end (ISO time or unix seconds) [default: now]', env: 'SAGEWAI_OBS_TO' }),
-    format: Flags.string({ description: 'Output format (--json is the same as --format json)', options: ['table', 'json', 'csv'], default: 'table', env: 'SAGEWAI_OBS_FORMAT' }),
+    format: Flags.string({ description: 'Output format (--json is the same as --format json)', options: ['table', 'json', 'csv'], default: 'table', env: 'SAGEWAI_OBS_COST_FORMAT' }),
     ...projectFlag,
     ...endpointFlags,
   };

@@ -4,7 +4,6 @@ import { endpointFlags, projectFlag, resolveEndpoints } from '../clients/endpoin
 import { UserError } from '../errors.js';
 import { createRealSources } from '../hud/real-sources.js';
 import { parseDuration } from '../settings.js';
-import { renderHud } from '../tui/index.js';
 
 export default class Hud extends BaseCommand<typeof Hud> {
   static override summary = 'Live terminal HUD: KPIs, agents graph, missions in flight, fleet, spend per tenant, audit events';
@@ -23,6 +22,10 @@ export default class Hud extends BaseCommand<typeof Hud> {
     if (refreshMs < 250) throw new UserError(`--refresh ${this.flags.refresh} is too short`, 'use 250ms or more, e.g. --refresh 2s');
     const ep = resolveEndpoints(this.flags);
     const sources = createRealSources({ vmUrl: ep.vmUrl, vlUrl: ep.vlUrl, backendUrl: ep.backendUrl, token: ep.token });
+    // React's development build keeps a performance entry for every render: a long-running HUD
+    // would grow without bound. Load the UI after choosing the production build.
+    process.env.NODE_ENV ??= 'production';
+    const { renderHud } = await import('../tui/index.js');
     const { model } = await renderHud({ sources, project: this.flags.project ?? null, refreshMs, once: this.flags.once, json: this.flags.json });
     if (this.flags.json) this.printJson(model);
     return model;

@@ -52,8 +52,9 @@ export default class Serve extends BaseCommand<typeof Serve> {
       throw err;
     });
     const result = { ...handle.record, telemetry: handle.telemetryEnabled };
+    // One line either way, so a parent process can read the URL as soon as it is ready.
     if (this.flags.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-    this.printLine(`sagewai-admin listening on ${handle.url}`);
+    else this.printLine(`sagewai-admin listening on ${handle.url}`);
     this.progress(`data: ${handle.dataDir}  telemetry: ${handle.telemetryEnabled ? 'on' : 'off'}  (Ctrl-C or SIGTERM to stop)`);
     await new Promise<void>((resolve) => {
       const stop = (): void => {

@@ -39,7 +39,7 @@ async function settle<T>(work: (signal: AbortSignal) => Promise<T>, timeoutMs: n
 export function shortReason(err: unknown): string {
   const text = describeCause(err).replace(/\s+/g, ' ').trim();
   const refused = /ECONNREFUSED\s*([\d.:[\]a-f]+)?/i.exec(text);
-  if (refused) return `connection refused${refused[1] ? ` ${refused[1]}` : ''}`;
+  if (refused) return `connection refused${refused[1] ? ` ${refused[1].replace(/:+$/, '')}` : ''}`;
   return text.length > 120 ? `${text.slice(0, 117)}…` : text || 'unknown error';
 }
 

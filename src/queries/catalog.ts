@@ -15,6 +15,9 @@ const REQ = `${P}, ${NO_HEALTH}`;
 const HTTP_COUNT = `http_server_request_duration_seconds_count{${REQ}}`;
 // LogsQL regex filters are unanchored substring matches, so anchor the project explicitly.
 const LOG_P = 'sagewai.project_id:~"^($project)$"';
+// Ratios (quantiles, averages, error shares) divide increase_pure() windows rather than rate():
+// the ratio is the same, and a request series born with a non-zero count (HTTP histograms are
+// not pre-registered) still counts its first requests instead of reading as 0/0.
 // Collector self-metrics: the `_total` suffix depends on the collector's internal telemetry
 // exporter settings (v0.161 exposes them without it), so accept both spellings.
 const otelcol = (name: string, extra = ''): string => `{__name__=~"otelcol_${name}(_total)?"${extra ? `, ${extra}` : ''}}`;
@@ -53,7 +56,7 @@ const hudAndBoard: CatalogEntry[] = [
     title: 'Latency p95',
     description: '95th percentile of HTTP server request duration across all routes, from the summed histogram buckets; health checks excluded. Scoped by the project variable.',
     datasource: 'victoriametrics',
-    expr: `histogram_quantile(0.95, sum by (le) (rate(http_server_request_duration_seconds_bucket{${REQ}}[$__rate_interval])))`,
+    expr: `histogram_quantile(0.95, sum by (le) (increase_pure(http_server_request_duration_seconds_bucket{${REQ}}[$__rate_interval])))`,
     unit: 's',
     legend: 'p95',
     groupBy: [],
@@ -65,7 +68,7 @@ const hudAndBoard: CatalogEntry[] = [
     title: 'Error rate (5xx)',
     description: 'Share of HTTP responses with a 5xx status. Shows 0 (not "No data") when requests flow and none failed. Scoped by the project variable.',
     datasource: 'victoriametrics',
-    expr: `(sum(rate(http_server_request_duration_seconds_count{${REQ}, http_response_status_code=~"5.."}[$__rate_interval])) or (0 * sum(rate(${HTTP_COUNT}[$__rate_interval])))) / sum(rate(${HTTP_COUNT}[$__rate_interval]))`,
+    expr: `(sum(increase_pure(http_server_request_duration_seconds_count{${REQ}, http_response_status_code=~"5.."}[$__rate_interval])) or (0 * sum(increase_pure(${HTTP_COUNT}[$__rate_interval])))) / sum(increase_pure(${HTTP_COUNT}[$__rate_interval]))`,
     unit: 'percentunit',
     legend: '5xx share',
     groupBy: [],
@@ -78,7 +81,7 @@ const hudAndBoard: CatalogEntry[] = [
     title: 'Latency p95 by route',
     description: '95th percentile request duration per route template (health checks excluded). Scoped by the project variable.',
     datasource: 'victoriametrics',
-    expr: `histogram_quantile(0.95, sum by (le, http_route) (rate(http_server_request_duration_seconds_bucket{${REQ}}[$__rate_interval])))`,
+    expr: `histogram_quantile(0.95, sum by (le, http_route) (increase_pure(http_server_request_duration_seconds_bucket{${REQ}}[$__rate_interval])))`,
     unit: 's',
     legend: '{{http_route}}',
     groupBy: ['http_route'],
@@ -88,9 +91,9 @@ const hudAndBoard: CatalogEntry[] = [
   {
     id: 'http.latency_avg_by_route',
     title: 'Average latency by route',
-    description: 'Mean request duration per route: sum(rate(duration sum)) / sum(rate(duration count)), aggregated before dividing. Scoped by the project variable.',
+    description: 'Mean request duration per route: sum of durations / number of requests in each window, both summed over series before dividing. Scoped by the project variable.',
     datasource: 'victoriametrics',
-    expr: `sum by (http_route) (rate(http_server_request_duration_seconds_sum{${REQ}}[$__rate_interval])) / sum by (http_route) (rate(${HTTP_COUNT}[$__rate_interval]))`,
+    expr: `sum by (http_route) (increase_pure(http_server_request_duration_seconds_sum{${REQ}}[$__rate_interval])) / sum by (http_route) (increase_pure(${HTTP_COUNT}[$__rate_interval]))`,
     unit: 's',
     legend: '{{http_route}}',
     groupBy: ['http_route'],
@@ -342,6 +345,18 @@ const hudAndBoard: CatalogEntry[] = [
     tenant: false,
     panel: panel('Agents, Fleet & Access', 'bargauge', 4, 8, true),
   },
+  // ── Pipeline probes for doctor/verify (no board panel) ──────────────────────────────────
+  {
+    id: 'pipeline.backend_series',
+    title: 'Backend series arriving',
+    description: `Series the admin backend (job sagewai/sagewai-admin) exported through the collector in the last 5 minutes. ${PIPELINE_NOTE}`,
+    datasource: 'victoriametrics',
+    expr: 'count(last_over_time({job="sagewai/sagewai-admin"}[5m]))',
+    unit: 'short',
+    legend: 'series',
+    groupBy: [],
+    tenant: false,
+  },
   // ── HUD-only KPIs and graph edges (no board panel) ─────────────────────────────────────
   {
     id: 'kpi.spend_rate_per_hour',
@@ -374,6 +389,17 @@ const hudAndBoard: CatalogEntry[] = [
     unit: 'percentunit',
     legend: 'max utilisation',
     groupBy: [],
+    tenant: true,
+  },
+  {
+    id: 'cost.by_project_model',
+    title: 'Spend by project and model',
+    description: 'LLM spend in USD per project and model over the range; `verify` reconciles it with the backend ledger to the micro-dollar. Scoped by the project variable.',
+    datasource: 'victoriametrics',
+    expr: `sum by (sagewai_project_id, gen_ai_request_model) (increase_pure(sagewai_llm_cost_usd_total{${P}}[$__range]))`,
+    unit: 'currencyUSD',
+    legend: '{{sagewai_project_id}}/{{gen_ai_request_model}}',
+    groupBy: ['sagewai_project_id', 'gen_ai_request_model'],
     tenant: true,
   },
   {

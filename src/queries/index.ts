@@ -2,4 +2,4 @@
 export { catalog, COST_DIMENSIONS, type CostDimension } from './catalog.js';
 export { getEntry, renderExpr, escapeRegex, DEFAULT_RATE_INTERVAL, type RenderOptions } from './render.js';
 export { ROWS, SRE_ROWS, type CatalogEntry, type Datasource, type PanelSpec, type PanelType, type RowTitle } from './types.js';
-export { auditQuery, eventGlobToRegex, type AuditQueryOptions } from './logs.js';
+export { auditQuery, backendLogsQuery, eventGlobToRegex, type AuditQueryOptions } from './logs.js';

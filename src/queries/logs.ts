@@ -35,3 +35,8 @@ export function auditQuery(opts: AuditQueryOptions): string {
   if (opts.limit !== undefined) q += ` | sort by (_time desc) | limit ${Math.max(1, Math.floor(opts.limit))}`;
   return q;
 }
+
+/** Any record from the admin backend: proves the logs path (backend → collector → VictoriaLogs). */
+export function backendLogsQuery(): string {
+  return 'service.name:"sagewai-admin" | limit 1';
+}

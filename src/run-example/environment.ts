@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { spawnBackend, type SpawnedBackend } from '../backend/spawn.js';
 import { resolveEndpoints } from '../clients/endpoints.js';
 import { UserError, describeCause } from '../errors.js';
@@ -72,7 +73,11 @@ export async function prepareEnvironment(o: EnvironmentOptions): Promise<Environ
     const env: NodeJS.ProcessEnv = {};
     if (stackEndpoints && !process.env.OTEL_EXPORTER_OTLP_ENDPOINT) env.OTEL_EXPORTER_OTLP_ENDPOINT = stackEndpoints.otlpHttp;
     try {
-      backend = await spawnBackend({ stateDir: ep.stateDir, env });
+      // A fresh data directory (so a fresh service.instance.id) per started backend: a restarted
+      // backend on an old data directory continues the old series, and a plain HTTP counter that
+      // restarts from 0 and climbs back to its old value shows no increase at all in the window.
+      const dataDir = path.join(ep.stateDir, 'run-example', `backend-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+      backend = await spawnBackend({ stateDir: ep.stateDir, dataDir, env });
     } catch (err) {
       if (stackStarted) await downNative({ stateDir: ep.stateDir }).catch(() => undefined);
       throw new UserError(`could not start the backend: ${describeCause(err)}`, ['npm run build   (when running from a clone)', 'sagewai-obs serve   (start it yourself and pass --backend-url)']);

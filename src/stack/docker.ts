@@ -58,6 +58,9 @@ async function compose(args: string[], env: Record<string, string>, step: string
 
 export async function upDocker(options: { stateDir: string; ports?: Partial<Ports> | undefined; healthTimeoutMs?: number | undefined; onProgress?: ((l: string) => void) | undefined }): Promise<{ alreadyRunning: boolean; record: StackRecord; readyMs: Partial<Record<ComponentName, number>> }> {
   const stateDir = path.resolve(options.stateDir);
+  if (!(await dockerAvailable())) {
+    throw new UserError('--runtime docker: no Docker engine answers (docker info failed)', ['sagewai-obs up --runtime native', 'start the Docker engine and run sagewai-obs up --runtime docker again']);
+  }
   ensureWritableStateDir(stateDir);
   const existing = readStackRecord(stateDir);
   if (existing && existing.runtime === 'native') throw new UserError(`a native stack is recorded in ${stateDir}`, `sagewai-obs down --state-dir ${stateDir}`);
@@ -69,7 +72,7 @@ export async function upDocker(options: { stateDir: string; ports?: Partial<Port
   await compose(['up', '-d'], composeEnv(ports, password), 'up');
   const endpoints = endpointsFor(ports, `http://127.0.0.1:${ports.grafana}`);
   const components = {} as Record<ComponentName, ComponentRecord>;
-  for (const c of COMPONENTS) components[c] = { pid: null, logFile: `docker compose -p ${COMPOSE_PROJECT} logs ${c}`, dataDir: `docker volume ${COMPOSE_PROJECT}_${c}-data`, version: PINNED[c].version };
+  for (const c of COMPONENTS) components[c] = { pid: null, logFile: `docker compose -p ${COMPOSE_PROJECT} logs ${c}`, dataDir: c === 'collector' ? '(none: the collector keeps no data)' : `docker volume ${COMPOSE_PROJECT}_${c}-data`, version: PINNED[c].version };
   const record: StackRecord = { runtime: 'docker', startedAt: existing?.startedAt ?? new Date().toISOString(), endpoints, components, ports };
   writeStackRecord(stateDir, record);
   const readyMs: Partial<Record<ComponentName, number>> = {};

@@ -35,3 +35,14 @@ export async function waitHealthy(url: string, options: { timeoutMs: number; sta
   }
   throw new Error(`${url} not healthy after ${Math.round(options.timeoutMs / 1000)} s (${last.error ?? `HTTP ${last.status}`})`);
 }
+
+/**
+ * Asks VictoriaMetrics to make just-ingested samples searchable now. Without it a fresh sample
+ * sits in VictoriaMetrics' in-memory buffer for up to ~10 s (measured on v1.151.0) before queries
+ * see it; checks that compare a number just recorded with VictoriaMetrics call this first.
+ */
+export async function vmForceFlush(vmUrl: string): Promise<void> {
+  const res = await fetch(`${vmUrl.replace(/\/+$/, '')}/internal/force_flush`, { signal: AbortSignal.timeout(5000) });
+  await res.arrayBuffer();
+  if (!res.ok) throw new Error(`VictoriaMetrics force_flush answered HTTP ${res.status}`);
+}

@@ -69,7 +69,10 @@ export async function stopPid(pid: number, timeoutMs = 10_000): Promise<'not-run
   }
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (!pidAliveNotZombie(pid)) return 'terminated';
+    if (!pidAliveNotZombie(pid)) {
+      await waitReaped(pid);
+      return 'terminated';
+    }
     await sleep(50);
   }
   try {
@@ -79,7 +82,17 @@ export async function stopPid(pid: number, timeoutMs = 10_000): Promise<'not-run
   }
   const killDeadline = Date.now() + 5000;
   while (Date.now() < killDeadline && pidAliveNotZombie(pid)) await sleep(25);
+  await waitReaped(pid);
   return 'killed';
+}
+
+/**
+ * An exited process lingers as a zombie until its parent (init, once `up` has exited) reaps it;
+ * give that a moment so that "stopped" also means "gone from the process table".
+ */
+async function waitReaped(pid: number, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline && pidAlive(pid)) await sleep(25);
 }
 
 /** A zombie (exited, not yet reaped by its parent) counts as gone. */

@@ -3,11 +3,12 @@ import type { KpiUnit, SourceStatus, Trend } from '../hud/model.js';
 
 export const DASH = '—';
 
-export function formatUsd(v: number | null): string {
+/** Dollars; `precise` shows sub-dollar amounts to 1/100 of a cent (spend so far), rates keep cents. */
+export function formatUsd(v: number | null, precise = false): string {
   if (v === null) return DASH;
   const a = Math.abs(v);
   if (a === 0) return '$0.00';
-  if (a < 0.01) return `$${v.toFixed(4)}`;
+  if (a < 0.01 || (precise && a < 1)) return `$${v.toFixed(4)}`;
   if (a < 1000) return `$${v.toFixed(2)}`;
   if (a < 1e6) return `$${(v / 1000).toFixed(1)}k`;
   return `$${(v / 1e6).toFixed(2)}M`;
@@ -47,7 +48,7 @@ export function formatKpi(unit: KpiUnit, v: number | null): string {
     case 'ratio':
       return formatRatio(v);
     case 'usd':
-      return formatUsd(v);
+      return formatUsd(v, true);
     case 'usd/h':
       return v === null ? DASH : `${formatUsd(v)}/h`;
     case 'count':

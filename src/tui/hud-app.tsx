@@ -1,4 +1,4 @@
-import React, { useCallback, useMemo, useState } from 'react';
+import React, { useCallback, useMemo, useRef, useState } from 'react';
 import { useApp } from 'ink';
 import { filterModel, nextTenantFilter, type HudModel } from '../hud/model.js';
 import type { HudSources } from '../hud/sources.js';
@@ -23,6 +23,9 @@ export function HudApp({ sources, project, refreshMs, initial = null, color = tr
   const [focus, setFocus] = useState<PanelId>('agents');
   const [showHelp, setShowHelp] = useState(false);
   const model = useHudModel(sources, { project: filter, refreshMs, initial });
+  // Key handlers can run before React re-subscribes them after a render; read the model through a ref.
+  const latest = useRef(model);
+  latest.current = model;
   const view = useMemo(() => (model ? filterModel(model, filter) : null), [model, filter]);
   const { columns, rows } = useTerminalSize();
 
@@ -30,7 +33,7 @@ export function HudApp({ sources, project, refreshMs, initial = null, color = tr
   useHudKeys({
     next: () => move(1),
     previous: () => move(-1),
-    pickTenant: () => setFilter((f) => nextTenantFilter(model?.tenants ?? [], f)),
+    pickTenant: () => setFilter((f) => nextTenantFilter(latest.current?.tenants ?? [], f)),
     toggleHelp: () => setShowHelp((h) => !h),
     closeHelp: () => setShowHelp(false),
     quit: () => exit(),

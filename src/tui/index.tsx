@@ -62,7 +62,10 @@ export async function renderHud(opts: HudOptions): Promise<{ model: HudModel | n
     if (!interactive) {
       const model = await collectModel(opts.sources, { project: opts.project, previous: null });
       const color = stdout.isTTY === true && !process.env.NO_COLOR;
-      const text = renderFrameToString(model, { columns: stdout.columns || 120, rows: stdout.rows || 40, color });
+      // Not a terminal: no size to follow, so COLUMNS/LINES if set, else a 120×40 frame.
+      const columns = stdout.columns || Number(process.env.COLUMNS) || 120;
+      const rows = stdout.rows || Number(process.env.LINES) || 40;
+      const text = renderFrameToString(model, { columns, rows, color });
       stdout.write(`${text}\n`);
       return { model };
     }
@@ -73,7 +76,9 @@ export async function renderHud(opts: HudOptions): Promise<{ model: HudModel | n
         stdin,
         exitOnCtrlC: false,
         patchConsole: true,
-        incrementalRendering: true,
+        // Ink 6.8's incremental mode garbled this frame in tmux (lines repeated after redraws);
+        // the default redraw is wrapped in synchronized-output escapes, so it does not flicker.
+        incrementalRendering: false,
         maxFps: 15,
       });
       await app.waitUntilExit();

@@ -32,12 +32,13 @@ function split(total: number, weights: number[], min: number): number[] {
   return out;
 }
 
-export function computeLayout(columns: number, rows: number, headRows: number, focus: PanelId): Layout {
+/** `columns` is the width to draw in; `wide` says whether the terminal is wide enough for two columns. */
+export function computeLayout(columns: number, rows: number, headRows: number, focus: PanelId, wide = columns >= WIDE_MIN_COLUMNS): Layout {
   const cols = Math.max(MIN_COLUMNS, columns);
   // header/KPI lines above, one footer line, one spare row
   const bodyRows = Math.max(PANELS.length * 2, rows - headRows - 2);
-  if (cols >= WIDE_MIN_COLUMNS) {
-    const leftW = Math.floor(cols * 0.55);
+  if (wide) {
+    const leftW = Math.floor(cols * 0.6);
     const rightW = cols - leftW;
     // each bordered panel spends 3 rows on border and title
     const [agents, missions] = split(bodyRows - 6, [3, 2], 1);

@@ -137,7 +137,7 @@ export function clip(line: Line, width: number): Line {
 
 // ── agents graph ──
 
-function tenantLines(t: TenantNode, width: number, budget: number): Line[] {
+function tenantLines(t: TenantNode, width: number, budget: number, nameW: number): Line[] {
   const out: Line[] = [
     [
       { t: '◆ ', color: 'yellow' },
@@ -145,7 +145,6 @@ function tenantLines(t: TenantNode, width: number, budget: number): Line[] {
       { t: `  ${formatRate(t.callsPerSec, ' calls/s')}  ${t.usdPerHour === null ? DASH : `${formatUsd(t.usdPerHour)}/h`}`, dim: true },
     ],
   ];
-  const nameW = Math.max(8, Math.min(28, Math.floor(width * 0.32)));
   const children: Line[] = [];
   let total = t.pools.length;
   const costW = 10;
@@ -196,7 +195,14 @@ export function agentsPanel(model: HudModel, width: number, height: number): Lin
   const shownTenants = tenants.slice(0, Math.max(1, Math.min(tenants.length, Math.floor(room / 2) || 1)));
   const perTenant = Math.max(0, Math.floor(room / shownTenants.length) - 1);
   const lines: Line[] = [...head];
-  for (const t of shownTenants) lines.push(...tenantLines(t, width, perTenant));
+  // Agent-name column as wide as the longest name shown, within 45 % of the panel.
+  let longest = 0;
+  for (const t of shownTenants) {
+    for (const a of t.agents.slice(0, perTenant)) longest = Math.max(longest, a.name.length);
+    for (const p of t.pools) longest = Math.max(longest, p.pool.length + 10);
+  }
+  const nameW = Math.max(8, Math.min(longest + 1, Math.floor(width * 0.45)));
+  for (const t of shownTenants) lines.push(...tenantLines(t, width, perTenant, nameW));
   if (shownTenants.length < tenants.length) {
     const rest = dim(`… ${tenants.length - shownTenants.length} more tenants (p to pick one)`);
     if (lines.length >= height) lines[height - 1] = rest;
@@ -222,7 +228,7 @@ export function missionsPanel(model: HudModel, width: number, height: number): L
     { t: col(m.kind === 'run' ? (m.agent ?? DASH) : `task · ${m.pool ?? DASH}`, wA), color: m.kind === 'run' ? 'cyan' : 'magenta' },
     { t: col(m.kind === 'run' ? (m.model ?? DASH) : (m.workerId ?? 'unclaimed'), wM) },
     { t: pad(formatElapsed(m.elapsedMs), wE, true) },
-    { t: pad(m.kind === 'run' ? formatUsd(m.costUsd) : DASH, wC, true), bold: true },
+    { t: pad(m.kind === 'run' ? formatUsd(m.costUsd, true) : DASH, wC, true), bold: true },
   ]);
   return height < 4 ? capped(rows, height, 'in flight') : [header, ...capped(rows, height - 1, 'in flight')];
 }
@@ -256,7 +262,7 @@ export function spendPanel(model: HudModel, width: number, height: number): Line
   const wS = Math.max(0, width - wT - 22);
   const rows: Line[] = model.spend.map((s) => [
     { t: pad(s.project, wT - 1), color: 'yellow' },
-    { t: pad(formatUsd(s.costUsd), 11, true), bold: true },
+    { t: pad(formatUsd(s.costUsd, true), 11, true), bold: true },
     { t: pad(s.usdPerHour === null ? DASH : `${formatUsd(s.usdPerHour)}/h`, 11, true), dim: true },
     { t: ' ' },
     { t: sparkline(s.series, wS), color: 'green' },

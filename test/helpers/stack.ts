@@ -25,6 +25,18 @@ export async function startTestStack(options: { healthTimeoutMs?: number } = {})
     try {
       const { record } = await upNative({ stateDir, ports: await freePorts(), healthTimeoutMs: options.healthTimeoutMs ?? 60_000 });
       let stopped = false;
+      // A test run that ends without stop() (a crash, a forgotten afterAll) must not leave daemons behind.
+      const pids = Object.values(record.components).map((c) => c.pid);
+      const killOnExit = () => {
+        for (const pid of pids) {
+          try {
+            if (pid) process.kill(pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
+      };
+      process.once('exit', killOnExit);
       return {
         endpoints: record.endpoints,
         stateDir,
@@ -32,6 +44,7 @@ export async function startTestStack(options: { healthTimeoutMs?: number } = {})
         async stop() {
           if (stopped) return;
           stopped = true;
+          process.removeListener('exit', killOnExit);
           await downNative({ stateDir, purge: true, timeoutMs: 5000 });
           fs.rmSync(stateDir, { recursive: true, force: true });
         },

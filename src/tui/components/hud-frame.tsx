@@ -1,7 +1,7 @@
 import React, { memo, useMemo } from 'react';
 import { Box, Text } from 'ink';
 import type { HudModel } from '../../hud/model.js';
-import { computeLayout, type PanelBox } from '../layout.js';
+import { WIDE_MIN_COLUMNS, computeLayout, type PanelBox } from '../layout.js';
 import { HELP_LINES, headerLine, kpiLines, panelLines, panelTitle, type PanelId } from '../panels.js';
 import { Lines } from './lines.js';
 import { Panel } from './panel.js';
@@ -26,9 +26,11 @@ function PanelFor({ box, model, focus, bordered, color }: { readonly box: PanelB
 
 /** One whole HUD frame. Draws only: all data arrives in props. */
 export const HudFrame = memo(function HudFrame({ model, filter, focus, showHelp, columns, rows, color }: HudFrameProps): React.JSX.Element {
-  const width = Math.max(40, columns);
+  // One column spare: a line filling the last column leaves terminals in a pending-wrap state that
+  // throws off cursor arithmetic on redraw.
+  const width = Math.max(40, columns - 1);
   const head = useMemo(() => (model ? [headerLine(model, filter, width), ...kpiLines(model, width)] : []), [model, filter, width]);
-  const layout = useMemo(() => computeLayout(width, rows, head.length, focus), [width, rows, head.length, focus]);
+  const layout = useMemo(() => computeLayout(width, rows, head.length, focus, columns >= WIDE_MIN_COLUMNS), [width, rows, head.length, focus, columns]);
   const footer = `tab/←→ panels · p tenant (${filter ?? 'all'}) · ? help · q quit`;
 
   if (!model) {
@@ -70,7 +72,7 @@ export const HudFrame = memo(function HudFrame({ model, filter, focus, showHelp,
   );
   return (
     <Box flexDirection="column" width={width}>
-      <Lines lines={head} color={color} />
+      <Lines lines={head} width={width} color={color} />
       {body}
       <Text dimColor wrap="truncate">
         {footer}

@@ -22,7 +22,7 @@ export const Panel = memo(function Panel({ title, focused, bordered, width, heig
           {focused ? `▶ ${title}` : `  ${title}`}
         </Text>
         <Box paddingLeft={2}>
-          <Lines lines={lines} height={height} color={color} />
+          <Lines lines={lines} width={width} height={height} color={color} />
         </Box>
       </Box>
     );
@@ -32,7 +32,7 @@ export const Panel = memo(function Panel({ title, focused, bordered, width, heig
       <Text wrap="truncate" bold color={color && focused ? 'cyan' : undefined}>
         {focused ? `▶ ${title}` : title}
       </Text>
-      <Lines lines={lines} height={height} color={color} />
+      <Lines lines={lines} width={width} height={height} color={color} />
     </Box>
   );
 });

@@ -1,0 +1,36 @@
+import Table from 'cli-table3';
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../../base-command.js';
+import { backendClientFromFlags, toCliError } from '../../clients/backend.js';
+import { endpointFlags, projectFlag } from '../../clients/endpoints.js';
+
+export default class BudgetStatus extends BaseCommand<typeof BudgetStatus> {
+  static override summary = 'Spend against each cap in its current window';
+  static override examples = ['<%= config.bin %> budget status', '<%= config.bin %> budget status --project acme-support --scope user'];
+  static override flags = {
+    ...endpointFlags,
+    ...projectFlag,
+    scope: Flags.string({ description: 'Only this scope', options: ['project', 'team', 'user'], env: 'SAGEWAI_OBS_BUDGET_SCOPE' }),
+    subject: Flags.string({ description: 'Only this team or user', env: 'SAGEWAI_OBS_BUDGET_SUBJECT' }),
+  };
+
+  public async run(): Promise<unknown> {
+    const f = this.flags;
+    const client = backendClientFromFlags(f);
+    try {
+      const items = await client.budgetStatus(f.project, { ...(f.scope ? { scope: f.scope as 'user' } : {}), ...(f.subject ? { subject: f.subject } : {}) });
+      if (f.json) this.printJson({ items });
+      else if (items.length === 0) this.printLine('no budgets set');
+      else {
+        const t = new Table({ head: ['project', 'scope', 'subject', 'window', 'spent USD', 'limit USD', 'use', 'action', 'state', 'resets'] });
+        for (const b of items) t.push([b.project, b.scope, b.subject, b.window, b.spent_usd.toFixed(4), b.limit_usd.toFixed(2), `${(b.utilization * 100).toFixed(1)}%`, b.action, b.state, b.resets_at]);
+        this.printLine(t.toString());
+      }
+      return { items };
+    } catch (err) {
+      throw toCliError(err, client.baseUrl);
+    } finally {
+      await client.close();
+    }
+  }
+}

@@ -1,0 +1,37 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../base-command.js';
+import { endpointFlags, resolveEndpoints } from '../clients/endpoints.js';
+import { VictoriaLogsClient } from '../clients/victoria-logs.js';
+import { VictoriaMetricsClient } from '../clients/victoria-metrics.js';
+import { CheckFailedError } from '../errors.js';
+import { recordedCollectorHealthUrl, runPipelineProbes } from '../verify/index.js';
+
+export default class Doctor extends BaseCommand<typeof Doctor> {
+  static override summary = 'Probe the telemetry pipeline (stores, scrape, collector, data arriving) and say what to fix';
+  static override examples = ['<%= config.bin %> doctor', '<%= config.bin %> doctor --json'];
+  static override flags = {
+    'collector-health-url': Flags.string({ description: "The collector's health_check URL [default: the running stack's]", env: 'SAGEWAI_OBS_COLLECTOR_HEALTH_URL', helpGroup: 'ENDPOINT' }),
+    ...endpointFlags,
+  };
+
+  public async run(): Promise<unknown> {
+    const ep = resolveEndpoints(this.flags);
+    const probes = await runPipelineProbes({
+      vm: new VictoriaMetricsClient(ep.vmUrl),
+      vl: new VictoriaLogsClient(ep.vlUrl),
+      collectorHealthUrl: this.flags['collector-health-url'] ?? recordedCollectorHealthUrl(ep.stateDir),
+      dataFlow: true,
+    });
+    const failed = probes.filter((p) => p.status === 'fail');
+    const result = { ok: failed.length === 0, endpoints: { vm: ep.vmUrl, vl: ep.vlUrl, sources: ep.sources }, probes };
+    if (!this.flags.json) {
+      for (const p of probes) {
+        this.printLine(`${p.status === 'ok' ? 'ok  ' : p.status === 'warn' ? 'warn' : 'FAIL'}  ${p.name}: ${p.detail}`);
+        if (p.status !== 'ok' && p.hint) this.printLine(`      → ${p.hint}`);
+      }
+    }
+    if (failed.length > 0) throw new CheckFailedError(`${failed.length} pipeline probe(s) failed: ${failed.map((p) => p.name).join(', ')}`, result);
+    if (this.flags.json) this.printJson(result);
+    return result;
+  }
+}

@@ -1,0 +1,56 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../base-command.js';
+import { BackendClient } from '../clients/backend.js';
+import { endpointFlags, projectFlag, resolveEndpoints } from '../clients/endpoints.js';
+import { VictoriaLogsClient } from '../clients/victoria-logs.js';
+import { VictoriaMetricsClient } from '../clients/victoria-metrics.js';
+import { resolveWindow } from '../report/cost.js';
+import { parseDuration } from '../settings.js';
+import { assertVerified, recordedCollectorHealthUrl, runVerify } from '../verify/index.js';
+
+export default class Verify extends BaseCommand<typeof Verify> {
+  static override summary = 'Check every dashboard query has data, the ledger equals VictoriaMetrics, and the pipeline is healthy';
+  static override description = 'Exit 0 only when every catalog query returns data over the window, the backend ledger and VictoriaMetrics agree on cost per project and model to the micro-dollar, both scrape jobs are up and the collector is healthy. Exit 3 names each failure.';
+  static override examples = ['<%= config.bin %> verify', '<%= config.bin %> verify --since 15m --json', '<%= config.bin %> verify --project acme-support --skip-reconcile'];
+  static override flags = {
+    since: Flags.string({ description: 'Window ending now that the queries and the reconciliation cover', default: '1h', env: 'SAGEWAI_OBS_SINCE' }),
+    'reconcile-timeout': Flags.string({ description: 'How long to re-poll while metrics catch up with the ledger', default: '30s', env: 'SAGEWAI_OBS_RECONCILE_TIMEOUT' }),
+    'skip-reconcile': Flags.boolean({ description: 'Do not compare with the backend ledger (no backend running)', default: false, env: 'SAGEWAI_OBS_SKIP_RECONCILE' }),
+    'collector-health-url': Flags.string({ description: "The collector's health_check URL [default: the running stack's]", env: 'SAGEWAI_OBS_COLLECTOR_HEALTH_URL', helpGroup: 'ENDPOINT' }),
+    ...projectFlag,
+    ...endpointFlags,
+  };
+
+  public async run(): Promise<unknown> {
+    const f = this.flags;
+    const window = resolveWindow({ since: f.since });
+    const reconcileTimeoutMs = parseDuration(f['reconcile-timeout']);
+    const ep = resolveEndpoints(f);
+    const backend = f['skip-reconcile'] ? undefined : new BackendClient({ baseUrl: ep.backendUrl, token: ep.token });
+    try {
+      const report = await runVerify({
+        vm: new VictoriaMetricsClient(ep.vmUrl),
+        vl: new VictoriaLogsClient(ep.vlUrl),
+        backend,
+        window,
+        project: f.project,
+        collectorHealthUrl: f['collector-health-url'] ?? recordedCollectorHealthUrl(ep.stateDir),
+        reconcileTimeoutMs,
+        onProgress: (l) => this.progress(l),
+      });
+      if (!f.json) {
+        for (const p of report.pipeline) this.printLine(`${p.status === 'ok' ? 'ok  ' : 'FAIL'}  ${p.name}: ${p.detail}`);
+        for (const q of report.queries) this.printLine(`${q.ok ? 'ok  ' : 'FAIL'}  ${q.row ? `[${q.row}] ` : ''}${q.title} (${q.id}): ${q.ok ? `${q.results} result(s)` : (q.error ?? 'no data')}`);
+        const r = report.reconciliation;
+        if (r.skipped) this.printLine('skip  reconciliation (--skip-reconcile)');
+        else this.printLine(`${r.ok ? 'ok  ' : 'FAIL'}  reconciliation: ledger $${r.ledger_total_usd.toFixed(6)} vs metrics $${r.metrics_total_usd.toFixed(6)} over ${r.rows.length} project/model pair(s), ${r.attempts} attempt(s)`);
+      }
+      assertVerified(report);
+      if (f.json) this.printJson(report);
+      else this.printLine(`verified: ${report.queries.length} queries with data, ${report.reconciliation.skipped ? 'reconciliation skipped' : 'ledger == metrics'}, pipeline healthy`);
+      return report;
+    } finally {
+      await backend?.close();
+    }
+  }
+}
