@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { defaultStateDir } from '../paths.js';
 import { resolveSetting, validators } from '../settings.js';
+import { pidAlive } from '../stack/process.js';
 
 /** Shared flags that mean the same on every command (STYLE 9). */
 export const endpointFlags = {
@@ -48,15 +49,6 @@ function readJson(file: string): Record<string, unknown> | undefined {
   }
 }
 
-function pidAlive(pid: unknown): boolean {
-  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** flag → env → config → running stack's records → default. */
 export function resolveEndpoints(flags: EndpointFlagValues): Endpoints {

@@ -1,6 +1,6 @@
 import { request } from 'undici';
 import { UserError } from '../errors.js';
-import { unreachable } from './victoria-metrics.js';
+import { StoreQueryError, unreachable } from './victoria-metrics.js';
 
 /**
  * Client for VictoriaLogs' LogsQL API: `/select/logsql/query` (bounded by time and limit) and
@@ -9,17 +9,6 @@ import { unreachable } from './victoria-metrics.js';
 
 /** One record: `_time`, `_msg`, `_stream` and every field, all as strings. */
 export type LogRecord = Record<string, string>;
-
-export class LogsQueryError extends Error {
-  readonly status: number;
-  readonly query: string;
-  constructor(status: number, query: string, message: string) {
-    super(`VictoriaLogs rejected the query (${status}): ${message}\n  query: ${query}`);
-    this.name = 'LogsQueryError';
-    this.status = status;
-    this.query = query;
-  }
-}
 
 type Time = Date | number;
 const toRfc3339 = (t: Time): string => (typeof t === 'number' ? new Date(t * 1000) : t).toISOString();
@@ -109,6 +98,6 @@ export class VictoriaLogsClient {
 
   private failure(status: number, logsql: string, text: string): Error {
     if (status === 404) return new UserError(`${this.baseUrl} did not answer like VictoriaLogs (HTTP 404)`, 'check --vl-url / SAGEWAI_OBS_VL_URL points at VictoriaLogs (default port 9428)');
-    return new LogsQueryError(status, logsql, text.trim().slice(0, 300));
+    return new StoreQueryError('VictoriaLogs', status, logsql, text.trim().slice(0, 300));
   }
 }

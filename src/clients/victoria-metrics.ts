@@ -20,13 +20,13 @@ export interface VictoriaMetricsOptions {
   timeoutMs?: number;
 }
 
-/** VictoriaMetrics answered, but refused the query (a syntax error, a limit). Not user-fixable. */
-export class MetricsQueryError extends Error {
+/** A store answered, but refused the query (a syntax error, a limit). Not user-fixable. */
+export class StoreQueryError extends Error {
   readonly status: number;
   readonly query: string;
-  constructor(status: number, query: string, message: string) {
-    super(`VictoriaMetrics rejected the query (${status}): ${message}\n  query: ${query}`);
-    this.name = 'MetricsQueryError';
+  constructor(store: 'VictoriaMetrics' | 'VictoriaLogs', status: number, query: string, message: string) {
+    super(`${store} rejected the query (${status}): ${message}\n  query: ${query}`);
+    this.name = store === 'VictoriaMetrics' ? 'MetricsQueryError' : 'LogsQueryError';
     this.status = status;
     this.query = query;
   }
@@ -123,7 +123,7 @@ export class VictoriaMetricsClient {
       if (res.statusCode === 404 || json === undefined) {
         throw new UserError(`${url} did not answer like VictoriaMetrics (HTTP ${res.statusCode})`, ['check --vm-url / SAGEWAI_OBS_VM_URL points at VictoriaMetrics (default port 8428)']);
       }
-      throw new MetricsQueryError(res.statusCode, what, json.error ?? text.slice(0, 300));
+      throw new StoreQueryError('VictoriaMetrics', res.statusCode, what, json.error ?? text.slice(0, 300));
     }
     return json.data as T;
   }
