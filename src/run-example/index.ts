@@ -92,7 +92,7 @@ export async function runExample(o: RunExampleOptions): Promise<RunExampleReport
       const api = new BackendClient({ baseUrl: env.backendUrl, token: env.token }, pool);
       try {
         const fromMs = (counter.firstRequestAt ?? startedAt) - 1000;
-        const v = await verifyRun({ vmUrl: env.vmUrl, vlUrl: env.vlUrl, api, counter, fromMs, panels: def.panels, expectedEvents: def.expectedEvents(result), log: (l) => say(`  ${l}`) });
+        const v = await verifyRun({ vmUrl: env.vmUrl, vlUrl: env.vlUrl, api, counter, fromMs, panels: def.panels, expectedEvents: def.expectedEvents(result), exclusiveBackend: env.started.backend, log: (l) => say(`  ${l}`) });
         verification = { checks: v.checks, settleSeconds: v.settleSeconds };
       } finally {
         await pool.close();
