@@ -30,6 +30,7 @@ trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new Sim
 const { startBackend } = await import('../src/backend/server.js');
 const { openStore } = await import('../src/backend/store.js');
 const { PriceBook } = await import('../src/backend/pricebook.js');
+const { BOOT_ID } = await import('../src/backend/instruments.js');
 type Running = Awaited<ReturnType<typeof startBackend>>;
 
 let dir: string;
@@ -107,7 +108,7 @@ describe('telemetry contract', () => {
     expect(pointValue(metric(after, 'sagewai.llm.calls'), { ...costKey, 'sagewai.priced': 'true' })).toBe(1);
     expect(pointValue(metric(after, 'sagewai.agent.runs'), { 'sagewai.project_id': 'acme', 'sagewai.agent.name': 'triager', 'sagewai.run.outcome': 'completed' })).toBe(1);
     const usage = metric(after, 'gen_ai.client.token.usage');
-    const genKey = { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'anthropic', 'gen_ai.request.model': 'claude-haiku-4-5', 'sagewai.project_id': 'acme', 'sagewai.agent.name': 'triager' };
+    const genKey = { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'anthropic', 'gen_ai.request.model': 'claude-haiku-4-5', 'sagewai.project_id': 'acme', 'sagewai.agent.name': 'triager', 'sagewai.boot.id': BOOT_ID };
     expect(pointValue(usage, { ...genKey, 'gen_ai.token.type': 'input' })).toBe(1000);
     expect(pointValue(usage, { ...genKey, 'gen_ai.token.type': 'output' })).toBe(200);
   });
@@ -129,22 +130,22 @@ describe('telemetry contract', () => {
     const all = await collect();
     const P = 'sagewai.project_id';
     const expected: Record<string, { unit: string; attrs: string[][] }> = {
-      'http.server.request.duration': { unit: 's', attrs: [['http.request.method', 'http.route', 'http.response.status_code'], ['http.request.method', 'http.route', 'http.response.status_code', P]] },
+      'http.server.request.duration': { unit: 's', attrs: [['sagewai.boot.id', 'http.request.method', 'http.route', 'http.response.status_code'], ['sagewai.boot.id', 'http.request.method', 'http.route', 'http.response.status_code', P]] },
       'http.server.active_requests': { unit: '{request}', attrs: [['http.request.method', 'http.route']] },
-      'http.server.response.body.size': { unit: 'By', attrs: [['http.request.method', 'http.route', 'http.response.status_code'], ['http.request.method', 'http.route', 'http.response.status_code', P]] },
-      'gen_ai.client.token.usage': { unit: '{token}', attrs: [['gen_ai.operation.name', 'gen_ai.provider.name', 'gen_ai.request.model', 'gen_ai.token.type', P, 'sagewai.agent.name']] },
-      'gen_ai.client.operation.duration': { unit: 's', attrs: [['gen_ai.operation.name', 'gen_ai.provider.name', 'gen_ai.request.model', P, 'sagewai.agent.name'], ['gen_ai.operation.name', 'gen_ai.provider.name', 'gen_ai.request.model', P, 'sagewai.agent.name', 'error.type']] },
+      'http.server.response.body.size': { unit: 'By', attrs: [['sagewai.boot.id', 'http.request.method', 'http.route', 'http.response.status_code'], ['sagewai.boot.id', 'http.request.method', 'http.route', 'http.response.status_code', P]] },
+      'gen_ai.client.token.usage': { unit: '{token}', attrs: [['sagewai.boot.id', 'gen_ai.operation.name', 'gen_ai.provider.name', 'gen_ai.request.model', 'gen_ai.token.type', P, 'sagewai.agent.name']] },
+      'gen_ai.client.operation.duration': { unit: 's', attrs: [['sagewai.boot.id', 'gen_ai.operation.name', 'gen_ai.provider.name', 'gen_ai.request.model', P, 'sagewai.agent.name'], ['sagewai.boot.id', 'gen_ai.operation.name', 'gen_ai.provider.name', 'gen_ai.request.model', P, 'sagewai.agent.name', 'error.type']] },
       'sagewai.llm.cost.usd': { unit: '{USD}', attrs: [[P, 'sagewai.agent.name', 'gen_ai.provider.name', 'gen_ai.request.model']] },
       'sagewai.llm.tokens': { unit: '{token}', attrs: [[P, 'sagewai.agent.name', 'gen_ai.provider.name', 'gen_ai.request.model', 'gen_ai.token.type']] },
       'sagewai.llm.calls': { unit: '{call}', attrs: [[P, 'sagewai.agent.name', 'gen_ai.provider.name', 'gen_ai.request.model', 'sagewai.priced']] },
       'sagewai.agent.runs': { unit: '{run}', attrs: [[P, 'sagewai.agent.name', 'sagewai.run.outcome']] },
-      'sagewai.agent.run.duration': { unit: 's', attrs: [[P, 'sagewai.agent.name', 'sagewai.run.outcome']] },
+      'sagewai.agent.run.duration': { unit: 's', attrs: [['sagewai.boot.id', P, 'sagewai.agent.name', 'sagewai.run.outcome']] },
       'sagewai.budget.utilization': { unit: '1', attrs: [[P, 'sagewai.budget.scope', 'sagewai.budget.subject', 'sagewai.budget.window', 'sagewai.budget.action']] },
-      'sagewai.budget.denials': { unit: '{call}', attrs: [[P, 'sagewai.budget.scope', 'sagewai.budget.action']] },
+      'sagewai.budget.denials': { unit: '{call}', attrs: [['sagewai.boot.id', P, 'sagewai.budget.scope', 'sagewai.budget.action']] },
       'sagewai.fleet.workers': { unit: '{worker}', attrs: [[P, 'sagewai.fleet.pool', 'sagewai.fleet.worker.state']] },
       'sagewai.fleet.tasks': { unit: '{task}', attrs: [[P, 'sagewai.fleet.pool', 'sagewai.fleet.task.event']] },
-      'sagewai.fleet.claim.duration': { unit: 's', attrs: [[P, 'sagewai.fleet.pool', 'sagewai.fleet.claim.result']] },
-      'sagewai.auth.logins': { unit: '{login}', attrs: [['sagewai.auth.outcome']] },
+      'sagewai.fleet.claim.duration': { unit: 's', attrs: [['sagewai.boot.id', P, 'sagewai.fleet.pool', 'sagewai.fleet.claim.result']] },
+      'sagewai.auth.logins': { unit: '{login}', attrs: [['sagewai.boot.id', 'sagewai.auth.outcome']] },
     };
     expect(all.map((m) => m.descriptor.name).sort()).toEqual(Object.keys(expected).sort());
     for (const [name, e] of Object.entries(expected)) {
@@ -159,9 +160,9 @@ describe('telemetry contract', () => {
     // Unpriced model: counted under priced=false with cost 0, never guessed.
     expect(pointValue(metric(all, 'sagewai.llm.calls'), { [P]: 'acme', 'sagewai.agent.name': 'guesser', 'gen_ai.provider.name': 'unknown', 'gen_ai.request.model': 'mystery-model-9000', 'sagewai.priced': 'false' })).toBe(1);
     expect(pointValue(metric(all, 'sagewai.llm.cost.usd'), { [P]: 'acme', 'sagewai.agent.name': 'guesser', 'gen_ai.provider.name': 'unknown', 'gen_ai.request.model': 'mystery-model-9000' })).toBe(0);
-    expect(pointValue(metric(all, 'sagewai.auth.logins'), { 'sagewai.auth.outcome': 'failed' })).toBe(1);
-    expect(pointValue(metric(all, 'sagewai.auth.logins'), { 'sagewai.auth.outcome': 'success' })).toBe(1);
-    expect(pointValue(metric(all, 'sagewai.budget.denials'), { [P]: 'acme', 'sagewai.budget.scope': 'user', 'sagewai.budget.action': 'stop' })).toBe(1);
+    expect(pointValue(metric(all, 'sagewai.auth.logins'), { 'sagewai.auth.outcome': 'failed', 'sagewai.boot.id': BOOT_ID })).toBe(1);
+    expect(pointValue(metric(all, 'sagewai.auth.logins'), { 'sagewai.auth.outcome': 'success', 'sagewai.boot.id': BOOT_ID })).toBe(1);
+    expect(pointValue(metric(all, 'sagewai.budget.denials'), { [P]: 'acme', 'sagewai.budget.scope': 'user', 'sagewai.budget.action': 'stop', 'sagewai.boot.id': BOOT_ID })).toBe(1);
     // Route templates, never raw paths.
     const routes = new Set(metric(all, 'http.server.request.duration').dataPoints.map((d) => d.attributes['http.route']));
     expect(routes).toContain('/playground/agents/{name}');

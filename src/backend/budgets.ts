@@ -5,7 +5,9 @@ import { newId, statementCache } from './store.js';
  * Budgets: project/team/user scopes, daily (UTC) and monthly (calendar, UTC) windows, actions
  * warn/throttle/stop. A call reserves its worst-case cost inside one SQLite transaction that also
  * reads the window's spend and every open reservation, so concurrent calls can never together
- * push spend past a stop cap; settle() replaces the reservation with the real ledger row.
+ * push spend past a stop cap; settle() replaces the reservation with the real ledger row. The
+ * transaction is BEGIN IMMEDIATE, so this also holds across processes sharing one database
+ * (test/budget-race.fault.test.ts).
  */
 export type Scope = 'project' | 'team' | 'user';
 export type Window = 'daily' | 'monthly';
@@ -105,6 +107,8 @@ export class Budgets {
    * together with the reservation.
    */
   reserve(s: Subjects, runId: string, model: string, worstCase: (model: string) => number, now = Date.now(), inSameTransaction?: (model: string) => void): ReserveResult {
+    // BEGIN IMMEDIATE: the write lock is taken before the spend is read, so a second process on
+    // the same database waits (busy_timeout) instead of failing to upgrade a stale read snapshot.
     return this.db.transaction((): ReserveResult => {
       const budgets = this.applicable(s);
       let chosen = model;
@@ -137,7 +141,7 @@ export class Budgets {
       this.sql('INSERT INTO reservations (id, run_id, project, user_name, team, amount_nusd, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(id, runId, s.project, s.user ?? null, s.team ?? null, amount, now);
       inSameTransaction?.(chosen);
       return { ok: true, reservationId: id, model: chosen, amountNusd: amount, throttledBy, warnings };
-    })();
+    }).immediate();
   }
 
   /** Drops a reservation (call it in the same transaction as the ledger insert). */

@@ -1,4 +1,5 @@
-import { metrics, type Attributes, type ObservableResult } from '@opentelemetry/api';
+import crypto from 'node:crypto';
+import { metrics, type Attributes, type Counter, type Histogram, type ObservableResult } from '@opentelemetry/api';
 import { METRIC_HTTP_SERVER_REQUEST_DURATION } from '@opentelemetry/semantic-conventions';
 import * as sc from './semconv.js';
 
@@ -12,15 +13,30 @@ const meter = metrics.getMeter('sagewai-admin');
 const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30];
 const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576];
 
-export const httpDuration = meter.createHistogram(METRIC_HTTP_SERVER_REQUEST_DURATION, { unit: 's', description: 'Duration of HTTP server requests.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } });
+/**
+ * Process-local counters and histograms (everything not backed by the ledger) start from 0 in
+ * every process. On the same series a restart would look like a small increase or none at all
+ * when the new process counts past the old value before VictoriaMetrics scrapes it, so these
+ * carry `sagewai.boot.id` (one random id per process): each process writes its own series and
+ * increase_pure() counts each from 0. Ledger-backed counters do not carry it; they resume from
+ * the ledger on the same series. http.server.active_requests (a gauge-like up/down counter)
+ * does not carry it either: the new process's value replaces the dead one's.
+ */
+export const BOOT_ID = crypto.randomBytes(4).toString('hex');
+export const ATTR_SAGEWAI_BOOT_ID = 'sagewai.boot.id';
+const boot = (attrs: Attributes | undefined): Attributes => ({ ...attrs, [ATTR_SAGEWAI_BOOT_ID]: BOOT_ID });
+const perProcessHistogram = (h: Histogram): Pick<Histogram, 'record'> => ({ record: (v, attrs) => h.record(v, boot(attrs)) });
+const perProcessCounter = (c: Counter): Pick<Counter, 'add'> => ({ add: (v, attrs) => c.add(v, boot(attrs)) });
+
+export const httpDuration = perProcessHistogram(meter.createHistogram(METRIC_HTTP_SERVER_REQUEST_DURATION, { unit: 's', description: 'Duration of HTTP server requests.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } }));
 export const httpActive = meter.createUpDownCounter(sc.METRIC_HTTP_SERVER_ACTIVE_REQUESTS, { unit: '{request}', description: 'Number of active HTTP server requests.' });
-export const httpResponseSize = meter.createHistogram(sc.METRIC_HTTP_SERVER_RESPONSE_BODY_SIZE, { unit: 'By', description: 'Size of HTTP server response bodies.', advice: { explicitBucketBoundaries: [0, 100, 1000, 10_000, 100_000, 1_000_000] } });
-export const genAiTokenUsage = meter.createHistogram(sc.METRIC_GEN_AI_CLIENT_TOKEN_USAGE, { unit: '{token}', description: 'Number of input and output tokens used.', advice: { explicitBucketBoundaries: TOKEN_BUCKETS } });
-export const genAiDuration = meter.createHistogram(sc.METRIC_GEN_AI_CLIENT_OPERATION_DURATION, { unit: 's', description: 'GenAI operation duration.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } });
-export const runDuration = meter.createHistogram('sagewai.agent.run.duration', { unit: 's', description: 'Agent run duration by outcome.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } });
-export const budgetDenials = meter.createCounter('sagewai.budget.denials', { unit: '{call}', description: 'Calls refused by a budget stop.' });
-export const fleetClaimDuration = meter.createHistogram('sagewai.fleet.claim.duration', { unit: 's', description: 'Fleet claim (long-poll) duration.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } });
-export const authLogins = meter.createCounter('sagewai.auth.logins', { unit: '{login}', description: 'Login attempts by outcome.' });
+export const httpResponseSize = perProcessHistogram(meter.createHistogram(sc.METRIC_HTTP_SERVER_RESPONSE_BODY_SIZE, { unit: 'By', description: 'Size of HTTP server response bodies.', advice: { explicitBucketBoundaries: [0, 100, 1000, 10_000, 100_000, 1_000_000] } }));
+export const genAiTokenUsage = perProcessHistogram(meter.createHistogram(sc.METRIC_GEN_AI_CLIENT_TOKEN_USAGE, { unit: '{token}', description: 'Number of input and output tokens used.', advice: { explicitBucketBoundaries: TOKEN_BUCKETS } }));
+export const genAiDuration = perProcessHistogram(meter.createHistogram(sc.METRIC_GEN_AI_CLIENT_OPERATION_DURATION, { unit: 's', description: 'GenAI operation duration.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } }));
+export const runDuration = perProcessHistogram(meter.createHistogram('sagewai.agent.run.duration', { unit: 's', description: 'Agent run duration by outcome.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } }));
+export const budgetDenials = perProcessCounter(meter.createCounter('sagewai.budget.denials', { unit: '{call}', description: 'Calls refused by a budget stop.' }));
+export const fleetClaimDuration = perProcessHistogram(meter.createHistogram('sagewai.fleet.claim.duration', { unit: 's', description: 'Fleet claim (long-poll) duration.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } }));
+export const authLogins = perProcessCounter(meter.createCounter('sagewai.auth.logins', { unit: '{login}', description: 'Login attempts by outcome.' }));
 
 const costCounter = meter.createObservableCounter('sagewai.llm.cost.usd', { unit: '{USD}', description: 'LLM spend in USD; equals the cost ledger total.' });
 const tokensCounter = meter.createObservableCounter('sagewai.llm.tokens', { unit: '{token}', description: 'LLM tokens by type; equals the cost ledger total.' });

@@ -27,6 +27,7 @@ CREATE INDEX IF NOT EXISTS ledger_project_time ON ledger (project, created_at);
 CREATE TABLE IF NOT EXISTS workers (id TEXT PRIMARY KEY, project TEXT NOT NULL, name TEXT NOT NULL, pool TEXT NOT NULL, models TEXT NOT NULL, labels TEXT NOT NULL, max_concurrent INTEGER NOT NULL, secret_hash TEXT NOT NULL, state TEXT NOT NULL, registered_at INTEGER NOT NULL, last_heartbeat_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, project TEXT NOT NULL, pool TEXT NOT NULL, payload TEXT NOT NULL, model TEXT, status TEXT NOT NULL, worker_id TEXT, created_at INTEGER NOT NULL, claimed_at INTEGER, completed_at INTEGER, result TEXT, error TEXT);
 CREATE INDEX IF NOT EXISTS tasks_queue ON tasks (project, pool, status, created_at);
+CREATE INDEX IF NOT EXISTS tasks_worker_status ON tasks (worker_id, status);
 CREATE TABLE IF NOT EXISTS budgets (id TEXT PRIMARY KEY, project TEXT NOT NULL, scope TEXT NOT NULL, subject TEXT NOT NULL, window TEXT NOT NULL, limit_nusd INTEGER NOT NULL, action TEXT NOT NULL, fallback_model TEXT, created_at INTEGER NOT NULL, UNIQUE (project, scope, subject, window));
 CREATE TABLE IF NOT EXISTS reservations (id TEXT PRIMARY KEY, run_id TEXT NOT NULL, project TEXT NOT NULL, user_name TEXT, team TEXT, amount_nusd INTEGER NOT NULL, created_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS budget_events (budget_id TEXT NOT NULL, window_start INTEGER NOT NULL, threshold INTEGER NOT NULL, PRIMARY KEY (budget_id, window_start, threshold));

@@ -25,6 +25,10 @@ export default class Hud extends BaseCommand<typeof Hud> {
     // React's development build keeps a performance entry for every render: a long-running HUD
     // would grow without bound. Load the UI after choosing the production build.
     process.env.NODE_ENV ??= 'production';
+    // Ink renders only a final frame when it believes it runs in CI (a CI variable is set). In a
+    // real terminal the operator wants the live HUD whatever the environment says, so hide the
+    // variable from Ink, which reads it once when it loads.
+    if (process.stdout.isTTY && process.stdin.isTTY && !this.flags.once && !this.flags.json) delete process.env.CI;
     const { renderHud } = await import('../tui/index.js');
     const { model } = await renderHud({ sources, project: this.flags.project ?? null, refreshMs, once: this.flags.once, json: this.flags.json });
     if (this.flags.json) this.printJson(model);

@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.js';
-import { serveBackend } from '../backend/main.js';
 import { resolveStateDir } from '../clients/endpoints.js';
 import { UserError } from '../errors.js';
 import { parseDuration } from '../settings.js';
@@ -35,6 +34,9 @@ export default class Serve extends BaseCommand<typeof Serve> {
       return n;
     };
     const stateDir = resolveStateDir(f['state-dir']);
+    // Loaded here, not at the top: the OpenTelemetry SDK behind it costs ~0.5 s to import, and
+    // oclif imports every command module at start-up (no manifest), so every CLI call paid it.
+    const { serveBackend } = await import('../backend/main.js');
     const handle = await serveBackend({
       host: f.host,
       port: f.port,

@@ -1,0 +1,95 @@
+/**
+ * Figure: HUD, time to produce one frame with 1,000 agents and 100 workers.
+ *
+ * Plain-data sources (20 tenants × 50 agents, 2 models each; 100 workers in 20 pools; 60 runs and
+ * 40 tasks in flight; 50 audit events) go through the HUD's own model builder (`assembleModel`,
+ * with the previous frame for trends) and `renderFrameToString` (Ink, 120×40, the frame the
+ * interactive HUD draws), with React's production build as the `hud` command selects it
+ * (NODE_ENV=production unless set). A frame's time is assemble + render. 5 repeats of 40 frames after 10
+ * warm-up frames; each repeat's figure is its median frame.
+ */
+import { figure, main, median, round } from './lib.js';
+
+const TENANTS = 20;
+const AGENTS_PER_TENANT = 50;
+const WORKERS = 100;
+const REPEATS = 5;
+const FRAMES = 40;
+
+await main('hud-frame', async () => {
+  // As `sagewai-obs hud` does before it loads the UI (src/commands/hud.ts): React's production build.
+  process.env.NODE_ENV ??= 'production';
+  const { assembleModel } = await import('../dist/src/hud/assemble.js');
+  const { renderFrameToString } = await import('../dist/src/tui/index.js');
+  const now = new Date('2026-11-26T10:00:00Z');
+  const models = ['claude-haiku-4-5', 'claude-sonnet-4-6', 'gpt-4o-mini', 'gpt-4.1'];
+  const tenants = Array.from({ length: TENANTS }, (_, i) => `tenant-${String(i).padStart(2, '0')}`);
+  const agents = tenants.flatMap((p, ti) => Array.from({ length: AGENTS_PER_TENANT }, (_, a) => ({ project: p, name: `agent-${a}`, model: models[(ti + a) % models.length] })));
+  const workers = Array.from({ length: WORKERS }, (_, i) => ({ worker_id: `w-${i}`, name: `worker-${i}`, project: tenants[i % TENANTS], pool: `pool-${i % 3}`, state: i % 7 === 0 ? 'busy' : i % 23 === 0 ? 'lost' : 'online', last_heartbeat_at: now.toISOString() }));
+  const pools = new Map();
+  for (const w of workers) {
+    const k = `${w.project}|${w.pool}|${w.state}`;
+    pools.set(k, (pools.get(k) ?? 0) + 1);
+  }
+  const metrics = {
+    requestRate: 1234.5,
+    latencyP95Seconds: 0.042,
+    errorRatio: 0.013,
+    spendTotalUsd: 4321.09,
+    spendRateUsdPerHour: 180.2,
+    budgetUtilizationMax: 0.77,
+    workersByState: { online: workers.filter((w) => w.state === 'online').length, busy: workers.filter((w) => w.state === 'busy').length, lost: workers.filter((w) => w.state === 'lost').length },
+    costByProject: tenants.map((p, i) => ({ project: p, costUsd: 100 + i * 7.5 })),
+    callsByAgent: agents.flatMap((a, i) => [
+      { project: a.project, agent: a.name, model: a.model, callsPerSec: (i % 13) / 10 },
+      { project: a.project, agent: a.name, model: models[(i + 1) % models.length], callsPerSec: (i % 5) / 20 },
+    ]),
+    costRateByAgent: agents.map((a, i) => ({ project: a.project, agent: a.name, usdPerHour: (i % 17) / 3 })),
+    spendRateSeries: tenants.map((p, i) => ({ project: p, points: Array.from({ length: 30 }, (_, k) => 5 + Math.sin(k / 3 + i) * 4) })),
+    workersByPoolState: [...pools.entries()].map(([k, count]) => {
+      const [project, pool, state] = k.split('|');
+      return { project, pool, state, count };
+    }),
+  };
+  const live = {
+    generated_at: now.toISOString(),
+    agents,
+    runs_in_flight: Array.from({ length: 60 }, (_, i) => ({ run_id: `run-${i}`, project: tenants[i % TENANTS], agent: `agent-${i}`, model: models[i % 4], started_at: now.toISOString(), elapsed_ms: 500 + i * 137, cost_usd: 0.001 * i })),
+    tasks_in_flight: Array.from({ length: 40 }, (_, i) => ({ task_id: `task-${i}`, project: tenants[i % TENANTS], pool: `pool-${i % 3}`, worker_id: `w-${i}`, state: 'claimed', elapsed_ms: 300 + i * 91 })),
+    workers,
+  };
+  const events = Array.from({ length: 50 }, (_, i) => ({ time: new Date(now.getTime() - i * 1000).toISOString(), name: i % 3 ? 'agent.run.completed' : 'fleet.task.claimed', project: tenants[i % TENANTS], actor: `user-${i % 4}`, detail: `detail ${i}` }));
+  let previous = null;
+  const frame = () => {
+    const a0 = performance.now();
+    const model = assembleModel({ now, project: null, spendWindow: { from: new Date('2026-11-26T00:00:00Z'), to: now }, metrics: { ok: true, value: metrics }, live: { ok: true, value: live }, logs: { ok: true, value: events }, previous });
+    const a1 = performance.now();
+    const text = renderFrameToString(model, { columns: 120, rows: 40 });
+    const a2 = performance.now();
+    previous = model;
+    if (!text.includes('tenant-')) throw new Error('the frame does not show the tenants');
+    return { assemble: a1 - a0, render: a2 - a1, total: a2 - a0 };
+  };
+  for (let i = 0; i < 10; i++) frame();
+  const perRepeat = [];
+  const assemble = [];
+  const render = [];
+  for (let r = 0; r < REPEATS; r++) {
+    const xs = Array.from({ length: FRAMES }, frame);
+    perRepeat.push(round(median(xs.map((x) => x.total)), 2));
+    assemble.push(round(median(xs.map((x) => x.assemble)), 2));
+    render.push(round(median(xs.map((x) => x.render)), 2));
+  }
+  return [
+    figure({
+      id: 'hud-frame',
+      title: 'HUD frame, 1,000 agents + 100 workers',
+      unit: 'ms',
+      values: perRepeat,
+      target: { op: '<=', value: 16 },
+      measured: `assemble ${median(assemble)} ms + render ${median(render)} ms per frame (median of repeats)`,
+      how: `${TENANTS} tenants × ${AGENTS_PER_TENANT} agents, ${WORKERS} workers, 60 runs + 40 tasks in flight, 50 events; assembleModel + renderFrameToString 120×40, NODE_ENV=${process.env.NODE_ENV} as in the hud command; ${REPEATS} repeats × ${FRAMES} frames after 10 warm-up frames, in-process`,
+      extra: { assembleMs: assemble, renderMs: render },
+    }),
+  ];
+});

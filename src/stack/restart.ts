@@ -1,0 +1,55 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../errors.js';
+import { waitHealthy } from './health.js';
+import { commandLine, healthUrl, stackEnv } from './native.js';
+import { withDefaults } from './ports.js';
+import { isOurProcess, spawnDaemon, stopPid } from './process.js';
+import { readStackRecord, writeStackRecord } from './state.js';
+import type { ComponentName } from './versions.js';
+
+export interface RestartComponentOptions {
+  stateDir: string;
+  component: ComponentName;
+  healthTimeoutMs?: number | undefined;
+}
+
+function tailOf(file: string, lines = 3): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join(' ').replace(/\s+/g, ' ').slice(-300);
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Starts one recorded native component again with the command line `up` used (its recorded
+ * binary, ports and data dir), stopping it first if it still runs; waits until it answers its
+ * health endpoint and records the new PID. For recovery after a component died, and for the
+ * fault tier (docs/faults.md).
+ */
+export async function restartNativeComponent(options: RestartComponentOptions): Promise<{ pid: number; readyMs: number }> {
+  const stateDir = path.resolve(options.stateDir);
+  const record = readStackRecord(stateDir);
+  if (!record || record.runtime !== 'native') throw new UserError(`no native stack is recorded in ${stateDir}`, `sagewai-obs up --state-dir ${stateDir}`);
+  const c = options.component;
+  const comp = record.components[c];
+  if (!comp?.binary) throw new UserError(`the stack record in ${stateDir} has no binary for ${c}`, `sagewai-obs down --state-dir ${stateDir} && sagewai-obs up --state-dir ${stateDir}`);
+  const ports = withDefaults(record.ports);
+  if (isOurProcess(comp.pid, comp.binary)) await stopPid(comp.pid as number, 10_000);
+  fs.mkdirSync(comp.dataDir, { recursive: true });
+  fs.appendFileSync(comp.logFile, `--- sagewai-obs restart ${new Date().toISOString()}: ${comp.binary}\n`);
+  const at = Date.now();
+  const proc = spawnDaemon(comp.binary, commandLine(c, ports, comp.dataDir), { logFile: comp.logFile, cwd: comp.dataDir, env: { ...process.env, ...stackEnv(ports) } });
+  record.components[c] = { ...comp, pid: proc.pid };
+  writeStackRecord(stateDir, record);
+  const readyMs = await waitHealthy(healthUrl(c, record.endpoints), {
+    timeoutMs: options.healthTimeoutMs ?? 60_000,
+    startedAt: at,
+    gaveUp: () => {
+      const ex = proc.exited();
+      return ex ? `${c} exited (${ex.signal ?? `code ${ex.code}`}) before becoming healthy — ${tailOf(comp.logFile)}` : undefined;
+    },
+  });
+  return { pid: proc.pid, readyMs };
+}
