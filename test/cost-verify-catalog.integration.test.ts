@@ -19,7 +19,8 @@ import { startTestStack, type TestStack } from './helpers/stack.js';
 
 const bin = path.join(import.meta.dirname, '..', 'bin', 'run.js');
 const PROJECTS = ['acme-support', 'globex-codereview', 'initech-sales'] as const;
-const micro = (usd: number): number => Math.round(usd * 1e6);
+/** USD → whole nano-dollars, the ledger's exact unit (micro-dollar rounding splits at half-micros). */
+const nano = (usd: number): number => Math.round(usd * 1e9);
 
 let stack: TestStack;
 let backend: TestBackend;
@@ -109,7 +110,7 @@ async function ledger(groupBy: Array<'project' | 'model' | 'agent'>): Promise<Le
 }
 
 describe('cost', () => {
-  it('--by project --json equals the ledger per project to the micro-dollar, with tokens and calls', async () => {
+  it('--by project --json equals the ledger per project to the nano-dollar, with tokens and calls', async () => {
     const { stdout } = await cli(['cost', '--by', 'project', '--since', '30m', '--json']);
     const report = JSON.parse(stdout) as CostReport;
     const want = await ledger(['project']);
@@ -117,10 +118,10 @@ describe('cost', () => {
     expect(report.rows.map((r) => r.group).sort()).toEqual([...PROJECTS].sort());
     for (const g of want.groups) {
       const row = report.rows.find((r) => r.group === g.project)!;
-      expect(micro(row.cost_usd), g.project).toBe(Math.round(g.cost_nusd / 1000));
+      expect(nano(row.cost_usd), g.project).toBe(g.cost_nusd);
       expect(row).toMatchObject({ input_tokens: g.input_tokens, output_tokens: g.output_tokens, cached_input_tokens: g.cached_input_tokens, calls: g.calls, unpriced_calls: g.unpriced_calls });
     }
-    expect(micro(report.total.cost_usd)).toBe(Math.round(want.total.cost_nusd / 1000));
+    expect(nano(report.total.cost_usd)).toBe(want.total.cost_nusd);
     // The unknown model's calls are reported as unpriced, not hidden.
     expect(report.rows.find((r) => r.group === 'initech-sales')!.unpriced_calls).toBeGreaterThan(0);
   });
@@ -131,7 +132,7 @@ describe('cost', () => {
     expect(report.rows.map((r) => r.group).sort()).toEqual(want.groups.map((g) => g.model!).sort());
     for (const g of want.groups) {
       const row = report.rows.find((r) => r.group === g.model)!;
-      expect(micro(row.cost_usd), g.model).toBe(Math.round(g.cost_nusd / 1000));
+      expect(nano(row.cost_usd), g.model).toBe(g.cost_nusd);
       expect(row.calls, g.model).toBe(g.calls);
     }
     const mystery = report.rows.find((r) => r.group === 'mystery-model-x')!;
@@ -144,14 +145,14 @@ describe('cost', () => {
   it('--by agent and --by token-type add up to the same total as the ledger', async () => {
     const want = await ledger(['agent']);
     const agent = JSON.parse((await cli(['cost', '--by', 'agent', '--since', '30m', '--json'])).stdout) as CostReport;
-    expect(micro(agent.total.cost_usd)).toBe(Math.round(want.total.cost_nusd / 1000));
+    expect(nano(agent.total.cost_usd)).toBe(want.total.cost_nusd);
     expect(agent.rows.length).toBe(want.groups.length);
     const types = JSON.parse((await cli(['cost', '--by', 'token-type', '--since', '30m', '--json'])).stdout) as CostReport;
     const byType = await api.costs({ from: startedAt, to: new Date(), group_by: ['token_type'] });
     for (const t of ['input', 'output', 'cached_input']) {
       const g = byType.groups.find((x) => x.token_type === t)!;
       const row = types.rows.find((r) => r.group === t)!;
-      expect(micro(row.cost_usd), t).toBe(Math.round(g.cost_nusd / 1000));
+      expect(nano(row.cost_usd), t).toBe(g.cost_nusd);
     }
     expect(types.total.unpriced_tokens).toBeGreaterThan(0);
   });
@@ -163,12 +164,12 @@ describe('cost', () => {
     const rows = csv.slice(1).map((l) => Object.fromEntries(l.split(',').map((v, i) => [COST_CSV_COLUMNS[i]!, v])));
     for (const r of json.rows) {
       const c = rows.find((x) => x.group === r.group)!;
-      expect(micro(Number(c.cost_usd))).toBe(micro(r.cost_usd));
+      expect(nano(Number(c.cost_usd))).toBe(nano(r.cost_usd));
       expect(Number(c.calls)).toBe(r.calls);
       expect(Number(c.input_tokens)).toBe(r.input_tokens);
       expect(Number(c.unpriced_calls)).toBe(r.unpriced_calls);
     }
-    expect(micro(Number(rows.find((x) => x.group === 'TOTAL')!.cost_usd))).toBe(micro(json.total.cost_usd));
+    expect(nano(Number(rows.find((x) => x.group === 'TOTAL')!.cost_usd))).toBe(nano(json.total.cost_usd));
   });
 
   it('--project shows no other tenant anywhere in the output', async () => {
@@ -184,7 +185,7 @@ describe('cost', () => {
     const acme = JSON.parse((await cli(['cost', '--by', 'project', '--since', '30m', '--project', 'acme-support', '--json'])).stdout) as CostReport;
     const want = (await ledger(['project'])).groups.find((g) => g.project === 'acme-support')!;
     expect(acme.rows.map((r) => r.group)).toEqual(['acme-support']);
-    expect(micro(acme.total.cost_usd)).toBe(Math.round(want.cost_nusd / 1000));
+    expect(nano(acme.total.cost_usd)).toBe(want.cost_nusd);
   });
 });
 

@@ -11,12 +11,13 @@ import { startTestStack, type TestStack } from './helpers/stack.js';
 
 /**
  * The HUD and `cost` read the same live stack and must agree: spend per tenant for the same
- * window, to the micro-dollar. Both are also checked against the backend's ledger, which is
+ * window, to the nano-dollar. Both are also checked against the backend's ledger, which is
  * the independent truth (the workload below is priced by the backend, not by this test).
  */
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const micro = (v: number): number => Math.round(v * 1e6);
+/** USD → whole nano-dollars, the ledger's exact unit (micro-dollar rounding splits at half-micros). */
+const nano = (v: number): number => Math.round(v * 1e9);
 
 let stack: TestStack;
 let backend: TestBackend;
@@ -65,7 +66,7 @@ describe('hud and cost agree on the same live stack', () => {
     const sources = createRealSources({ vmUrl: stack.endpoints.vmUrl, vlUrl: stack.endpoints.vlUrl, backendUrl: backend.url, token: backend.operatorToken });
     try {
       const ledger = await api.costs({ from: startOfUtcDay(new Date()), to: new Date(Date.now() + 60_000), group_by: ['project'] });
-      const expected = new Map(ledger.groups.map((g) => [g.project ?? '', g.cost_usd]));
+      const expected = new Map(ledger.groups.map((g) => [g.project ?? '', g.cost_nusd]));
       expect([...expected.keys()].sort()).toEqual(Object.keys(TENANTS).sort());
       for (const v of expected.values()) expect(v).toBeGreaterThan(0);
 
@@ -74,24 +75,24 @@ describe('hud and cost agree on the same live stack', () => {
       const now = await until('VictoriaMetrics to hold the ledger total', async () => {
         const t = new Date();
         const m = await collectModel(sources, { project: null, previous: null, now: t });
-        const ok = m.spend.length === expected.size && m.spend.every((s) => micro(s.costUsd) === micro(expected.get(s.project) ?? -1));
+        const ok = m.spend.length === expected.size && m.spend.every((s) => nano(s.costUsd) === (expected.get(s.project) ?? -1));
         if (!ok) return undefined;
         model = m;
         return t;
       });
       const report = await buildCostReport(vm, { by: 'project', window: { from: startOfUtcDay(now), to: now } });
-      const fromCost = Object.fromEntries(report.rows.map((r) => [r.labels.sagewai_project_id, micro(r.cost_usd)]));
-      const fromHud = Object.fromEntries(model!.spend.map((s) => [s.project, micro(s.costUsd)]));
-      const fromLedger = Object.fromEntries([...expected].map(([p, v]) => [p, micro(v)]));
+      const fromCost = Object.fromEntries(report.rows.map((r) => [r.labels.sagewai_project_id, nano(r.cost_usd)]));
+      const fromHud = Object.fromEntries(model!.spend.map((s) => [s.project, nano(s.costUsd)]));
+      const fromLedger = Object.fromEntries([...expected].map(([p, v]) => [p, v]));
       expect(fromHud).toEqual(fromCost);
       expect(fromHud).toEqual(fromLedger);
       // the "spend today" KPI is the same total
-      expect(micro(model!.kpis.find((k) => k.id === 'spendToday')!.value!)).toBe(micro(report.total.cost_usd));
+      expect(nano(model!.kpis.find((k) => k.id === 'spendToday')!.value!)).toBe(nano(report.total.cost_usd));
 
       // Tenant-scoped: the same agreement, and nothing of the other tenant on screen.
       const alpha = await collectModel(sources, { project: 'hud-alpha', previous: null, now });
       const alphaCost = await buildCostReport(vm, { by: 'project', window: { from: startOfUtcDay(now), to: now }, project: 'hud-alpha' });
-      expect(alpha.spend.map((s) => [s.project, micro(s.costUsd)])).toEqual(alphaCost.rows.map((r) => [r.labels.sagewai_project_id, micro(r.cost_usd)]));
+      expect(alpha.spend.map((s) => [s.project, nano(s.costUsd)])).toEqual(alphaCost.rows.map((r) => [r.labels.sagewai_project_id, nano(r.cost_usd)]));
       const frame = renderFrameToString(alpha, { columns: 140, rows: 40 });
       expect(frame).toContain('hud-alpha');
       expect(frame).not.toContain('hud-beta');

@@ -177,11 +177,11 @@ describe('tenant isolation while both tenants are busy', () => {
     const ledgerB = rec.rows.find((r) => r.project === B.project)?.ledger.cost_nusd ?? -1;
     const costJson = JSON.parse(cost.stdout) as { project: string | null; rows: Array<{ group: string }>; total: { cost_usd: number } };
     const costAllJson = JSON.parse(costAll.stdout) as { total: { cost_usd: number } };
-    const micro = (usd: number) => Math.round(usd * 1e6);
+    const nano = (usd: number) => Math.round(usd * 1e9);
     log(`tenant CLI: ${busy.acked.length} runs of both tenants before; cost --project A total $${costJson.total.cost_usd} (ledger A $${ledgerA / 1e9}, B $${ledgerB / 1e9}, all $${costAllJson.total.cost_usd})`);
     expect(costJson.rows.map((r) => r.group)).toEqual([A.project]);
-    expect(micro(costJson.total.cost_usd)).toBe(Math.round(ledgerA / 1000));
-    expect(micro(costAllJson.total.cost_usd)).toBe(Math.round((ledgerA + ledgerB) / 1000));
+    expect(nano(costJson.total.cost_usd)).toBe(ledgerA);
+    expect(nano(costAllJson.total.cost_usd)).toBe(ledgerA + ledgerB);
     log(`tenant CLI: cost exit ${cost.code} (${cost.stdout.length} B), cost (all) mentions B ${costAll.stdout.includes(B.project)}, hud exit ${hud.code} (${hud.stdout.length} B), audit exit ${audit.code}: ${events.length} events; B's ledger cost $${bCost}`);
     expect([cost.code, hud.code, audit.code]).toEqual([0, 0, 0]);
     // The control: without --project, B is there (so its absence below means something).

@@ -10,7 +10,7 @@ import { assertVerified, recordedCollectorHealthUrl, runVerify } from '../verify
 
 export default class Verify extends BaseCommand<typeof Verify> {
   static override summary = 'Check every dashboard query has data, the ledger equals VictoriaMetrics, and the pipeline is healthy';
-  static override description = 'Exit 0 only when every catalog query returns data over the window, the backend ledger and VictoriaMetrics agree on cost per project and model to the micro-dollar, both scrape jobs are up and the collector is healthy. Exit 3 names each failure.';
+  static override description = 'Exit 0 only when every catalog query returns data over the window, the backend ledger and VictoriaMetrics agree on cost per project and model to the nano-dollar, both scrape jobs are up and the collector is healthy. Exit 3 names each failure.';
   static override examples = ['<%= config.bin %> verify', '<%= config.bin %> verify --since 15m --json', '<%= config.bin %> verify --project acme-support --skip-reconcile'];
   static override flags = {
     since: Flags.string({ description: 'Window ending now that the queries and the reconciliation cover', default: '1h', env: 'SAGEWAI_OBS_SINCE' }),

@@ -3,7 +3,7 @@ import type { CatalogEntry, PanelSpec } from './types.js';
 /**
  * THE query catalog. Metric names are the Prometheus-side names pinned in docs/CONTRACT.md.
  * Counters are read with MetricsQL `increase_pure()` (exact, not extrapolated, a new series
- * counts from 0) so a cost sum equals the ledger to the micro-dollar.
+ * counts from 0) so a cost sum equals the ledger to the nano-dollar.
  */
 
 // Tenant filter: every tenant query carries it. `=~` is anchored in MetricsQL; `.*` also matches
@@ -394,7 +394,7 @@ const hudAndBoard: CatalogEntry[] = [
   {
     id: 'cost.by_project_model',
     title: 'Spend by project and model',
-    description: 'LLM spend in USD per project and model over the range; `verify` reconciles it with the backend ledger to the micro-dollar. Scoped by the project variable.',
+    description: 'LLM spend in USD per project and model over the range; `verify` reconciles it with the backend ledger to the nano-dollar. Scoped by the project variable.',
     datasource: 'victoriametrics',
     expr: `sum by (sagewai_project_id, gen_ai_request_model) (increase_pure(sagewai_llm_cost_usd_total{${P}}[$__range]))`,
     unit: 'currencyUSD',

@@ -8,7 +8,7 @@ import { runPipelineProbes, type Probe } from './pipeline.js';
 
 /**
  * The verification library behind `verify` and `run-example --verify`: every catalog query has
- * data, the ledger equals VictoriaMetrics per project and model to the micro-dollar, and the
+ * data, the ledger equals VictoriaMetrics per project and model to the nano-dollar (the ledger's unit), and the
  * pipeline is healthy. It reports; `assertVerified` turns a failed report into CheckFailedError.
  */
 
@@ -30,7 +30,10 @@ export interface ReconcileRow {
   model: string;
   ledger_usd: number;
   metrics_usd: number;
-  /** metrics − ledger, both rounded to the micro-dollar. */
+  /**
+   * metrics − ledger, compared in whole nano-dollars (the ledger's own unit): rounding both to the
+   * micro-dollar would let a float one ulp either side of a half-micro split an exact match.
+   */
   diff_usd: number;
 }
 
@@ -77,7 +80,8 @@ export interface VerifyOptions {
   onProgress?: (line: string) => void;
 }
 
-const micro = (usd: number): number => Math.round(usd * 1e6);
+/** USD → whole nano-dollars, the ledger's exact unit. */
+const nano = (usd: number): number => Math.round(usd * 1e9);
 const RATE_INTERVAL = '1m';
 
 /** Run one catalog entry over the window and count what comes back. */
@@ -111,6 +115,7 @@ async function reconcileOnce(opts: VerifyOptions, backend: BackendClient, window
     backend.costs({ from: window.from, to: window.to, group_by: ['project', 'model'], ...(opts.project ? { project: opts.project } : {}) }),
     opts.vm.query(renderExpr(getEntry('cost.by_project_model'), { project: opts.project, range: rangeOf(window) }), { time: window.to }),
   ]);
+  // ledger: exact integer nano-dollars; metrics: float USD summed as VictoriaMetrics returns it.
   const pairs = new Map<string, { project: string; model: string; ledger: number; metrics: number }>();
   const pair = (project: string, model: string) => {
     const k = `${project}\u0000${model}`;
@@ -119,13 +124,16 @@ async function reconcileOnce(opts: VerifyOptions, backend: BackendClient, window
     return p;
   };
   const groups: CostGroup[] = ledger.groups.filter((g) => !opts.project || g.project === opts.project);
-  // cost_nusd is the ledger's exact integer; round it to the micro-dollar like the metric.
-  for (const g of groups) pair(g.project ?? '', g.model ?? '').ledger += typeof g.cost_nusd === 'number' ? g.cost_nusd / 1e9 : g.cost_usd;
+  const ledgerNano = (g: CostGroup): number => (typeof g.cost_nusd === 'number' ? g.cost_nusd : nano(g.cost_usd));
+  for (const g of groups) pair(g.project ?? '', g.model ?? '').ledger += ledgerNano(g);
   for (const s of samples) pair(s.metric.sagewai_project_id ?? '', s.metric.gen_ai_request_model ?? '').metrics += s.value;
   const rows = [...pairs.values()]
-    .map((p) => ({ project: p.project, model: p.model, ledger_usd: micro(p.ledger) / 1e6, metrics_usd: micro(p.metrics) / 1e6, diff_usd: (micro(p.metrics) - micro(p.ledger)) / 1e6 }))
+    .map((p) => {
+      const m = nano(p.metrics);
+      return { project: p.project, model: p.model, ledger_usd: p.ledger / 1e9, metrics_usd: m / 1e9, diff_usd: (m - p.ledger) / 1e9 };
+    })
     .sort((a, b) => a.project.localeCompare(b.project) || a.model.localeCompare(b.model));
-  return { rows, ledgerTotal: micro(groups.reduce((n, g) => n + (typeof g.cost_nusd === 'number' ? g.cost_nusd / 1e9 : g.cost_usd), 0)) / 1e6, metricsTotal: micro(samples.reduce((n, s) => n + s.value, 0)) / 1e6 };
+  return { rows, ledgerTotal: groups.reduce((n, g) => n + ledgerNano(g), 0) / 1e9, metricsTotal: nano(samples.reduce((n, s) => n + s.value, 0)) / 1e9 };
 }
 
 export async function reconcile(opts: VerifyOptions): Promise<Reconciliation> {
@@ -185,7 +193,7 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyReport> {
   for (const q of queries.filter((x) => !x.ok)) failures.push(`${q.row ? `panel "${q.title}"` : 'query'} (${q.id}): ${q.error ?? 'no data'}`);
   if (!reconciliation.skipped && !reconciliation.ok) {
     if (reconciliation.error) failures.push(`reconciliation: ${reconciliation.error}`);
-    for (const m of reconciliation.mismatches) failures.push(`reconciliation ${m.project}/${m.model}: ledger $${m.ledger_usd.toFixed(6)} ≠ metrics $${m.metrics_usd.toFixed(6)} (diff ${m.diff_usd >= 0 ? '+' : ''}${m.diff_usd.toFixed(6)})`);
+    for (const m of reconciliation.mismatches) failures.push(`reconciliation ${m.project}/${m.model}: ledger $${m.ledger_usd.toFixed(9)} ≠ metrics $${m.metrics_usd.toFixed(9)} (diff ${m.diff_usd >= 0 ? '+' : ''}${m.diff_usd.toFixed(9)})`);
   }
   return {
     ok: failures.length === 0,

@@ -170,7 +170,7 @@ export interface ProjectDiff {
   project: string;
   ledger: Totals;
   metrics: Totals;
-  /** metrics − ledger, in USD rounded to the micro-dollar (the catalog's reconciliation precision). */
+  /** metrics − ledger in USD, from whole nano-dollars (the ledger's unit, and src/verify's precision). */
   cost_diff_usd: number;
   token_diff: number;
   call_diff: number;
@@ -187,11 +187,9 @@ export interface ExactReconciliation {
   verifyMismatches: Array<Awaited<ReturnType<typeof reconcile>>['rows'][number]>;
 }
 
-const micro = (nusd: number): number => Math.round(nusd / 1000);
-
 /**
  * Waits one scrape, force-flushes VictoriaMetrics, then compares ledger and metrics per project
- * (cost to the micro-dollar, tokens and calls exactly) and runs src/verify's reconciliation;
+ * (cost to the nano-dollar, tokens and calls exactly) and runs src/verify's reconciliation;
  * re-polls until everything agrees or timeoutMs passes. Returns the last comparison either way.
  */
 export async function reconcileExact(opts: { client: BackendClient; vmUrl: string; vlUrl: string; from: Date; projects: readonly string[]; timeoutMs?: number; onAttempt?: (line: string) => void }): Promise<ExactReconciliation> {
@@ -212,7 +210,7 @@ export async function reconcileExact(opts: { client: BackendClient; vmUrl: strin
         project: p,
         ledger: l,
         metrics: m,
-        cost_diff_usd: (micro(m.cost_nusd) - micro(l.cost_nusd)) / 1e6,
+        cost_diff_usd: (m.cost_nusd - l.cost_nusd) / 1e9,
         token_diff: m.input - l.input + (m.output - l.output) + (m.cached_input - l.cached_input),
         call_diff: m.calls - l.calls,
         exactTokens: m.input === l.input && m.output === l.output && m.cached_input === l.cached_input,
