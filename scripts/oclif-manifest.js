@@ -13,9 +13,6 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const plugin = new Plugin({ root, type: 'core', isRoot: true, ignoreManifest: true, errorOnManifestCreate: true });
 await plugin.load();
 const count = Object.keys(plugin.manifest.commands).length;
-if (count === 0) {
-  console.error('oclif-manifest: no commands found under the oclif.commands directory; run tsc first.');
-  process.exit(1);
-}
+if (count === 0) throw new Error('oclif-manifest: no commands found under the oclif.commands directory; run tsc first.');
 writeFileSync(join(root, 'oclif.manifest.json'), `${JSON.stringify(plugin.manifest, null, 2)}\n`);
 console.error(`oclif-manifest: ${count} commands → oclif.manifest.json`);
