@@ -1,12 +1,17 @@
 /**
- * Figure: HUD, time to produce one frame with 1,000 agents and 100 workers.
+ * Figures: HUD, time to produce one frame with 1,000 agents and 100 workers — the live redraw
+ * (what the interactive HUD does at each refresh) and the one-shot frame (`hud --once`).
  *
  * Plain-data sources (20 tenants × 50 agents, 2 models each; 100 workers in 20 pools; 60 runs and
  * 40 tasks in flight; 50 audit events) go through the HUD's own model builder (`assembleModel`,
- * with the previous frame for trends) and `renderFrameToString` (Ink, 120×40, the frame the
- * interactive HUD draws), with React's production build as the `hud` command selects it
- * (NODE_ENV=production unless set). A frame's time is assemble + render. 5 repeats of 40 frames after 10
- * warm-up frames; each repeat's figure is its median frame.
+ * with the previous frame for trends), then Ink at 120×40 with React's production build as the
+ * `hud` command selects it (NODE_ENV=production unless set):
+ *   - live: `createLiveFrameRenderer` keeps one Ink instance across frames, as the interactive
+ *     HUD does, and writes every frame in full; each frame is a new model (new objects, so
+ *     nothing is skipped as unchanged), as after a refresh;
+ *   - once: `renderFrameToString` builds a new Ink tree per frame, as `hud --once` does.
+ * Both must print the same text. A frame's time is assemble + render. Modes alternate per repeat;
+ * 5 repeats of 40 frames each after 10 warm-up frames; each repeat's figure is its median frame.
  */
 import { figure, main, median, round } from './lib.js';
 
@@ -20,7 +25,8 @@ await main('hud-frame', async () => {
   // As `sagewai-obs hud` does before it loads the UI (src/commands/hud.ts): React's production build.
   process.env.NODE_ENV ??= 'production';
   const { assembleModel } = await import('../dist/src/hud/assemble.js');
-  const { renderFrameToString } = await import('../dist/src/tui/index.js');
+  const { renderFrameToString, createLiveFrameRenderer } = await import('../dist/src/tui/index.js');
+  const liveRenderer = createLiveFrameRenderer({ columns: 120, rows: 40 });
   const now = new Date('2026-11-26T10:00:00Z');
   const models = ['claude-haiku-4-5', 'claude-sonnet-4-6', 'gpt-4o-mini', 'gpt-4.1'];
   const tenants = Array.from({ length: TENANTS }, (_, i) => `tenant-${String(i).padStart(2, '0')}`);
@@ -60,36 +66,52 @@ await main('hud-frame', async () => {
   };
   const events = Array.from({ length: 50 }, (_, i) => ({ time: new Date(now.getTime() - i * 1000).toISOString(), name: i % 3 ? 'agent.run.completed' : 'fleet.task.claimed', project: tenants[i % TENANTS], actor: `user-${i % 4}`, detail: `detail ${i}` }));
   let previous = null;
-  const frame = () => {
+  const frame = (mode) => {
     const a0 = performance.now();
     const model = assembleModel({ now, project: null, spendWindow: { from: new Date('2026-11-26T00:00:00Z'), to: now }, metrics: { ok: true, value: metrics }, live: { ok: true, value: live }, logs: { ok: true, value: events }, previous });
     const a1 = performance.now();
-    const text = renderFrameToString(model, { columns: 120, rows: 40 });
+    const text = mode === 'live' ? liveRenderer.draw(model) : renderFrameToString(model, { columns: 120, rows: 40 });
     const a2 = performance.now();
     previous = model;
-    if (!text.includes('tenant-')) throw new Error('the frame does not show the tenants');
-    return { assemble: a1 - a0, render: a2 - a1, total: a2 - a0 };
+    if (!text.includes('tenant-')) throw new Error(`the ${mode} frame does not show the tenants`);
+    return { assemble: a1 - a0, render: a2 - a1, total: a2 - a0, text };
   };
-  for (let i = 0; i < 10; i++) frame();
-  const perRepeat = [];
-  const assemble = [];
-  const render = [];
+  for (let i = 0; i < 10; i++) for (const mode of ['live', 'once']) frame(mode);
+  const same = frame('live').text === frame('once').text;
+  if (!same) throw new Error('the live redraw and the one-shot frame differ for the same model');
+  const modes = { live: { perRepeat: [], assemble: [], render: [] }, once: { perRepeat: [], assemble: [], render: [] } };
   for (let r = 0; r < REPEATS; r++) {
-    const xs = Array.from({ length: FRAMES }, frame);
-    perRepeat.push(round(median(xs.map((x) => x.total)), 2));
-    assemble.push(round(median(xs.map((x) => x.assemble)), 2));
-    render.push(round(median(xs.map((x) => x.render)), 2));
+    for (const mode of r % 2 === 0 ? ['live', 'once'] : ['once', 'live']) {
+      const xs = Array.from({ length: FRAMES }, () => frame(mode));
+      modes[mode].perRepeat.push(round(median(xs.map((x) => x.total)), 2));
+      modes[mode].assemble.push(round(median(xs.map((x) => x.assemble)), 2));
+      modes[mode].render.push(round(median(xs.map((x) => x.render)), 2));
+    }
   }
+  liveRenderer.unmount();
+  const how = `${TENANTS} tenants × ${AGENTS_PER_TENANT} agents, ${WORKERS} workers, 60 runs + 40 tasks in flight, 50 events; assembleModel + Ink 120×40, NODE_ENV=${process.env.NODE_ENV} as in the hud command; ${REPEATS} repeats × ${FRAMES} frames per mode after 10 warm-up frames, modes alternating, in-process; both modes print the same text`;
+  const m = modes.live;
+  const o = modes.once;
   return [
     figure({
       id: 'hud-frame',
-      title: 'HUD frame, 1,000 agents + 100 workers',
+      title: 'HUD frame, 1,000 agents + 100 workers (live redraw)',
       unit: 'ms',
-      values: perRepeat,
+      values: m.perRepeat,
       target: { op: '<=', value: 16 },
-      measured: `assemble ${median(assemble)} ms + render ${median(render)} ms per frame (median of repeats)`,
-      how: `${TENANTS} tenants × ${AGENTS_PER_TENANT} agents, ${WORKERS} workers, 60 runs + 40 tasks in flight, 50 events; assembleModel + renderFrameToString 120×40, NODE_ENV=${process.env.NODE_ENV} as in the hud command; ${REPEATS} repeats × ${FRAMES} frames after 10 warm-up frames, in-process`,
-      extra: { assembleMs: assemble, renderMs: render },
+      measured: `assemble ${median(m.assemble)} ms + render ${median(m.render)} ms per frame (median of repeats), one Ink instance kept across frames as in the interactive HUD`,
+      how,
+      extra: { assembleMs: m.assemble, renderMs: m.render },
+    }),
+    figure({
+      id: 'hud-frame-once',
+      title: 'HUD frame, same data, one-shot (`hud --once`, new Ink tree)',
+      unit: 'ms',
+      values: o.perRepeat,
+      target: { op: '<=', value: 16 },
+      measured: `assemble ${median(o.assemble)} ms + render ${median(o.render)} ms per frame (median of repeats), a new Ink tree per frame`,
+      how,
+      extra: { assembleMs: o.assemble, renderMs: o.render },
     }),
   ];
 });

@@ -231,3 +231,22 @@ describe('--once and non-TTY output', () => {
     expect(model?.graph[0]?.agents.map((a) => a.name)).toEqual(['acme-support-agent1', 'acme-support-agent0']);
   });
 });
+
+describe('live redraw renderer (the bench path)', () => {
+  it('draws the same text as the one-shot frame, frame after frame, as the model changes', async () => {
+    const { createLiveFrameRenderer } = await import('../src/tui/index.js');
+    const r = createLiveFrameRenderer({ columns: 120, rows: 40 });
+    try {
+      const one = await modelOf({ tenants: [tenant('acme-support')] });
+      const many = await modelOf({ tenants: [tenant('acme-support', 3, 2), tenant('globex-codereview', 5, 1), tenant('initech-sales', 1, 0)] });
+      for (const m of [one, many, one]) {
+        const live = r.draw(m);
+        expect(live).toBe(renderFrameToString(m, { columns: 120, rows: 40 }));
+      }
+      expect(r.draw(many)).toContain('globex-codereview');
+      expect(r.draw(one)).not.toContain('globex-codereview');
+    } finally {
+      r.unmount();
+    }
+  });
+});

@@ -3,6 +3,7 @@
  * call `renderFrameToString`.
  */
 import React from 'react';
+import { Writable } from 'node:stream';
 import { stripVTControlCharacters } from 'node:util';
 import { render, renderToString } from 'ink';
 import { collectModel } from '../hud/collect.js';
@@ -89,4 +90,37 @@ export async function renderHud(opts: HudOptions): Promise<{ model: HudModel | n
   } finally {
     await opts.sources.close?.();
   }
+}
+
+/** A frame renderer that keeps one Ink instance, as the interactive HUD does between refreshes. */
+export interface LiveFrameRenderer {
+  /** Draws the model and returns the frame Ink wrote (plain text unless color). */
+  draw(model: HudModel): string;
+  unmount(): void;
+}
+
+/**
+ * The interactive HUD's redraw path without a terminal: one Ink instance kept across frames (its
+ * React tree and layout nodes are reused; only what changed re-renders), writing every frame in
+ * full to an in-memory stream. Benches use it to time a live frame; `renderFrameToString` builds
+ * a fresh tree each call, as `--once` does.
+ */
+export function createLiveFrameRenderer(opts: FrameOptions = {}): LiveFrameRenderer {
+  const columns = opts.columns ?? 120;
+  const rows = opts.rows ?? 40;
+  let last = '';
+  const sink = Object.assign(new Writable({ write: (chunk: Buffer | string, _enc, done) => ((last = chunk.toString()), done()) }), { columns, rows, isTTY: false });
+  const frame = (model: HudModel) => <HudFrame model={model} filter={opts.filter === undefined ? model.project : opts.filter} focus={opts.focus ?? 'agents'} showHelp={opts.showHelp ?? false} columns={columns} rows={rows} color={opts.color ?? false} />;
+  let app: ReturnType<typeof render> | undefined;
+  return {
+    draw(model) {
+      if (app) app.rerender(frame(model));
+      else app = render(frame(model), { stdout: sink as unknown as NodeJS.WriteStream, debug: true, patchConsole: false, exitOnCtrlC: false });
+      return opts.color ? last : stripVTControlCharacters(last);
+    },
+    unmount() {
+      app?.unmount();
+      app = undefined;
+    },
+  };
 }
