@@ -368,8 +368,8 @@ export class App {
     const cost = costInput + costCached + costOutput;
     const now = Date.now();
     this.db.transaction(() => {
-      this.db
-        .prepare('INSERT INTO ledger (run_id, project, agent, user_name, team, provider, model, input_tokens, cached_input_tokens, output_tokens, cost_nusd, input_cost_nusd, cached_cost_nusd, output_cost_nusd, pricebook_version, priced, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      // The ledger's triggers add this row to budget_spend in this same transaction (store.ts).
+      this.sql('INSERT INTO ledger (run_id, project, agent, user_name, team, provider, model, input_tokens, cached_input_tokens, output_tokens, cost_nusd, input_cost_nusd, cached_cost_nusd, output_cost_nusd, pricebook_version, priced, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
         .run(runId, project, agent.name, input.user ?? null, input.team ?? null, quote.provider, quote.model, tokens.input, tokens.cachedInput, tokens.output, cost, costInput, costCached, costOutput, quote.version, quote.priced ? 1 : 0, now);
       this.sql("UPDATE runs SET status = 'completed', completed_at = ?, input_tokens = ?, cached_input_tokens = ?, output_tokens = ?, cost_nusd = ? WHERE id = ?").run(now, tokens.input, tokens.cachedInput, tokens.output, cost, runId);
       this.budgets.release(res.reservationId);
@@ -599,7 +599,7 @@ export class App {
   private budgetGaugeRows(): Array<{ attrs: Attributes; value: number }> {
     return this.budgets.list().map((b) => ({
       attrs: { [sc.ATTR_SAGEWAI_PROJECT_ID]: b.project, [sc.ATTR_SAGEWAI_BUDGET_SCOPE]: b.scope, [sc.ATTR_SAGEWAI_BUDGET_SUBJECT]: b.subject, [sc.ATTR_SAGEWAI_BUDGET_WINDOW]: b.window, [sc.ATTR_SAGEWAI_BUDGET_ACTION]: b.action },
-      value: b.limit_nusd > 0 ? this.budgets.spent(b).ledger / b.limit_nusd : 0,
+      value: b.limit_nusd > 0 ? this.budgets.spentInWindow(b) / b.limit_nusd : 0,
     }));
   }
 

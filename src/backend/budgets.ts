@@ -7,7 +7,9 @@ import { newId, statementCache } from './store.js';
  * reads the window's spend and every open reservation, so concurrent calls can never together
  * push spend past a stop cap; settle() replaces the reservation with the real ledger row. The
  * transaction is BEGIN IMMEDIATE, so this also holds across processes sharing one database
- * (test/budget-race.fault.test.ts).
+ * (test/budget-race.fault.test.ts). A window's spend is read from budget_spend (see store.ts), the
+ * per-day totals the ledger's triggers keep, so a check costs the same with 100 or 10^6 calls in
+ * its window.
  */
 export type Scope = 'project' | 'team' | 'user';
 export type Window = 'daily' | 'monthly';
@@ -55,24 +57,18 @@ const THRESHOLDS = [50, 80, 100];
 const SUBJECT_COLUMN: Record<Scope, string> = { project: 'project', team: 'team', user: 'user_name' };
 
 export class Budgets {
-  private readonly sumLedger: Record<Scope, (project: string, subject: string, from: number) => number>;
   private readonly sumReserved: Record<Scope, (project: string, subject: string) => number>;
 
   private readonly sql: Prepare;
 
   constructor(private readonly db: Db, sql?: Prepare) {
     this.sql = sql ?? statementCache(db);
+    // Reservations are the calls in flight (deleted at settle and at start-up), not a history.
     const mk = (scope: Scope) => {
-      const col = SUBJECT_COLUMN[scope];
-      const l = this.sql<[string, string, number], { s: number | null }>(`SELECT SUM(cost_nusd) AS s FROM ledger WHERE project = ? AND ${col} = ? AND created_at >= ?`);
-      const r = this.sql<[string, string], { s: number | null }>(`SELECT SUM(amount_nusd) AS s FROM reservations WHERE project = ? AND ${col} = ?`);
-      return { l: (p: string, s: string, f: number) => l.get(p, s, f)?.s ?? 0, r: (p: string, s: string) => r.get(p, s)?.s ?? 0 };
+      const r = this.sql<[string, string], { s: number | null }>(`SELECT SUM(amount_nusd) AS s FROM reservations WHERE project = ? AND ${SUBJECT_COLUMN[scope]} = ?`);
+      return (p: string, s: string) => r.get(p, s)?.s ?? 0;
     };
-    const p = mk('project');
-    const t = mk('team');
-    const u = mk('user');
-    this.sumLedger = { project: p.l, team: t.l, user: u.l };
-    this.sumReserved = { project: p.r, team: t.r, user: u.r };
+    this.sumReserved = { project: mk('project'), team: mk('team'), user: mk('user') };
   }
 
   upsert(input: { project: string; scope: Scope; subject: string; window: Window; limit_nusd: number; action: Action; fallback_model: string | null }): BudgetRow {
@@ -91,13 +87,17 @@ export class Budgets {
   }
 
   applicable(s: Subjects): BudgetRow[] {
-    return this.db
-      .prepare<[string, string, string, string], BudgetRow>("SELECT * FROM budgets WHERE project = ? AND ((scope = 'project' AND subject = ?) OR (scope = 'team' AND subject = ?) OR (scope = 'user' AND subject = ?))")
+    return this.sql<[string, string, string, string], BudgetRow>("SELECT * FROM budgets WHERE project = ? AND ((scope = 'project' AND subject = ?) OR (scope = 'team' AND subject = ?) OR (scope = 'user' AND subject = ?))")
       .all(s.project, s.project, s.team ?? '\u0000', s.user ?? '\u0000');
   }
 
+  /** The ledger's spend in b's current window: SUM(cost_nusd) of its subject's rows with created_at ≥ the window start. */
+  spentInWindow(b: BudgetRow, now = Date.now()): number {
+    return this.sql<[string, string, string, number], { s: number | null }>('SELECT SUM(cost_nusd) AS s FROM budget_spend WHERE project = ? AND scope = ? AND subject = ? AND day_start >= ?').get(b.project, b.scope, b.subject, windowStart(b.window, now))?.s ?? 0;
+  }
+
   spent(b: BudgetRow, now = Date.now()): { ledger: number; reserved: number } {
-    return { ledger: this.sumLedger[b.scope](b.project, b.subject, windowStart(b.window, now)), reserved: this.sumReserved[b.scope](b.project, b.subject) };
+    return { ledger: this.spentInWindow(b, now), reserved: this.sumReserved[b.scope](b.project, b.subject) };
   }
 
   /**
@@ -154,7 +154,7 @@ export class Budgets {
     const out: ThresholdCrossing[] = [];
     for (const b of this.applicable(s)) {
       if (b.limit_nusd <= 0) continue;
-      const util = this.spent(b, now).ledger / b.limit_nusd;
+      const util = this.spentInWindow(b, now) / b.limit_nusd;
       const ws = windowStart(b.window, now);
       for (const t of THRESHOLDS) {
         if (util * 100 >= t) {

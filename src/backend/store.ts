@@ -12,6 +12,29 @@ import Database from 'better-sqlite3';
  * request in this process — the budget reservation relies on that.
  */
 
+/**
+ * budget_spend: the ledger's cost per (project, budget scope, subject, UTC day), so a budget check
+ * reads at most one row per day of its window (≤ 31) instead of every ledger row in it. A monthly
+ * (calendar, UTC) window is a whole number of UTC days, and a UTC day is exactly 86,400,000 ms of
+ * Unix time, so summing the days from the window start on gives exactly the ledger sum
+ * `created_at >= window start`. Triggers keep it in the transaction that writes the ledger row,
+ * whoever writes it (also an older binary sharing the database); the ledger stays the record.
+ */
+function spendChange(row: 'NEW' | 'OLD', sign: '+' | '-'): string {
+  const subjects: Array<[string, string]> = [
+    ['project', `${row}.project`],
+    ['team', `${row}.team`],
+    ['user', `${row}.user_name`],
+  ];
+  // The WHERE also settles SQLite's INSERT … SELECT … ON CONFLICT parsing ambiguity.
+  return subjects
+    .map(
+      ([scope, subject]) =>
+        `INSERT INTO budget_spend (project, scope, subject, day_start, cost_nusd) SELECT ${row}.project, '${scope}', ${subject}, ${row}.created_at - ${row}.created_at % 86400000, ${sign}${row}.cost_nusd WHERE ${subject} IS NOT NULL ON CONFLICT DO UPDATE SET cost_nusd = cost_nusd + excluded.cost_nusd;`,
+    )
+    .join('\n');
+}
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS org (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, slug TEXT NOT NULL, app_name TEXT, created_at INTEGER NOT NULL);
@@ -31,7 +54,21 @@ CREATE INDEX IF NOT EXISTS tasks_worker_status ON tasks (worker_id, status);
 CREATE TABLE IF NOT EXISTS budgets (id TEXT PRIMARY KEY, project TEXT NOT NULL, scope TEXT NOT NULL, subject TEXT NOT NULL, window TEXT NOT NULL, limit_nusd INTEGER NOT NULL, action TEXT NOT NULL, fallback_model TEXT, created_at INTEGER NOT NULL, UNIQUE (project, scope, subject, window));
 CREATE TABLE IF NOT EXISTS reservations (id TEXT PRIMARY KEY, run_id TEXT NOT NULL, project TEXT NOT NULL, user_name TEXT, team TEXT, amount_nusd INTEGER NOT NULL, created_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS budget_events (budget_id TEXT NOT NULL, window_start INTEGER NOT NULL, threshold INTEGER NOT NULL, PRIMARY KEY (budget_id, window_start, threshold));
+CREATE TABLE IF NOT EXISTS budget_spend (project TEXT NOT NULL, scope TEXT NOT NULL, subject TEXT NOT NULL, day_start INTEGER NOT NULL, cost_nusd INTEGER NOT NULL, PRIMARY KEY (project, scope, subject, day_start)) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS ledger_budget_spend_insert AFTER INSERT ON ledger BEGIN
+${spendChange('NEW', '+')}
+END;
+CREATE TRIGGER IF NOT EXISTS ledger_budget_spend_delete AFTER DELETE ON ledger BEGIN
+${spendChange('OLD', '-')}
+END;
+CREATE TRIGGER IF NOT EXISTS ledger_budget_spend_update AFTER UPDATE OF project, user_name, team, cost_nusd, created_at ON ledger BEGIN
+${spendChange('OLD', '-')}
+${spendChange('NEW', '+')}
+END;
 `;
+
+/** Bumped when budget_spend's contents must be rebuilt from the ledger on open. */
+const BUDGET_SPEND_VERSION = '1';
 
 export type Db = Database.Database;
 
@@ -66,6 +103,7 @@ export function openStore(dataDir: string): OpenedStore {
   db.pragma('foreign_keys = ON');
   db.exec(SCHEMA);
   const get = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?');
+  rebuildBudgetSpendOnce(db, get);
   let instanceId = get.get('instance_id')?.value;
   if (!instanceId) {
     instanceId = crypto.randomUUID();
@@ -92,6 +130,24 @@ export function openStore(dataDir: string): OpenedStore {
   }
   fs.chmodSync(tokenFile, 0o600);
   return { db, instanceId, dataDir, operatorToken };
+}
+
+/**
+ * A database from before budget_spend (or from an older layout of it) gets its totals built from
+ * the whole ledger, once. Under BEGIN IMMEDIATE and re-checked inside, so a second process opening
+ * the same database at the same moment waits and then skips; a ledger row written by anyone before
+ * the lock is counted by the rebuild, any after it by the triggers.
+ */
+function rebuildBudgetSpendOnce(db: Db, get: Database.Statement<[string], { value: string }>): void {
+  if (get.get('budget_spend_version')?.value === BUDGET_SPEND_VERSION) return;
+  db.transaction(() => {
+    if (get.get('budget_spend_version')?.value === BUDGET_SPEND_VERSION) return;
+    db.exec('DELETE FROM budget_spend');
+    for (const [scope, col] of [['project', 'project'], ['team', 'team'], ['user', 'user_name']] as const) {
+      db.exec(`INSERT INTO budget_spend (project, scope, subject, day_start, cost_nusd) SELECT project, '${scope}', ${col}, created_at - created_at % 86400000 AS day_start, SUM(cost_nusd) FROM ledger WHERE ${col} IS NOT NULL GROUP BY project, ${col}, day_start`);
+    }
+    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run('budget_spend_version', BUDGET_SPEND_VERSION);
+  }).immediate();
 }
 
 export type Prepare = <P extends unknown[] | object = unknown[], R = unknown>(sql: string) => Database.Statement<P, R>;
