@@ -3,7 +3,7 @@
  * be exactly 0.
  *
  * A real stack and `serve --latency-scale 0` (telemetry on, 1 s metric export) with example 43's
- * three tenants and twelve agents (two models), without budgets (see below). bench/load.js sends exactly BENCH_AGREEMENT_RUNS
+ * three tenants and twelve agents (two models), with their warn-only daily project budgets. bench/load.js sends exactly BENCH_AGREEMENT_RUNS
  * (default 100,000) POST /playground/run with fixed simulate token counts (1,234 input, 321 cached
  * input, 456 output), 32 at a time. Then, after one export + one scrape and a force-flush, the
  * ledger's total (GET /api/v1/analytics/costs, integer nano-USD) is compared with the catalog's
@@ -21,9 +21,10 @@ await main('agreement', async () => {
   const stack = await startStack();
   const from = new Date(Date.now() - 60_000);
   const backend = await startBackend({ otlpHttp: stack.endpoints.otlpHttp, exportIntervalMs: 1000 });
-  // No budgets: with a project budget every run sums the project's ledger rows of the current
-  // window (src/backend/budgets.ts), so 100,000 runs would cost O(n²) and measure that instead.
-  const org = await setupTenants(backend, { budgets: false });
+  // With example 43's warn-only project budgets, so every run also goes through the budget check
+  // (a per-day running total since budget_spend; before it, a sum over the window's ledger rows
+  // made 100,000 runs quadratic).
+  const org = await setupTenants(backend);
   const load = await runLoad({ mode: 'runs', url: backend.url, token: backend.token, ...org, runs: RUNS, concurrency: 32, simulate: { input_tokens: 1234, cached_input_tokens: 321, output_tokens: 456 } }, 900_000);
   log(`${load.runs} runs in ${load.seconds.toFixed(1)} s (${load.rps.toFixed(0)} runs/s): ${load.completed} completed, ${load.failed} failed, client-summed ${load.costNusd} nUSD`);
 
