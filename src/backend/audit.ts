@@ -30,6 +30,9 @@ export type AuditEvent =
   | 'fleet.task.completed'
   | 'fleet.task.failed';
 
+// Looked up once (a ProxyLogger until the SDK registers): getLogger on every record cost a provider lookup.
+const logger = logs.getLogger('sagewai-admin');
+
 const FORBIDDEN = /(password|secret|token|email|e-mail|prompt|message)$/i;
 
 const WARN_EVENTS = new Set<AuditEvent>(['auth.login.failed', 'auth.login.throttled', 'agent.run.error', 'budget.warning', 'budget.exceeded', 'pricing.unpriced', 'fleet.worker.lost', 'fleet.task.failed', 'provider.test.failed']);
@@ -45,7 +48,7 @@ export function audit(event: AuditEvent, project: string | undefined, actor: str
     attributes[k] = v;
   }
   const warn = WARN_EVENTS.has(event);
-  logs.getLogger('sagewai-admin').emit({
+  logger.emit({
     eventName: event,
     body: event,
     severityNumber: warn ? SeverityNumber.WARN : SeverityNumber.INFO,
@@ -60,7 +63,7 @@ export function requestLog(method: string, route: string, status: number, projec
   if (project) attributes[ATTR_SAGEWAI_PROJECT_ID] = project;
   if (code) attributes['error.type'] = code;
   const error = status >= 500;
-  logs.getLogger('sagewai-admin').emit({
+  logger.emit({
     body: `${method} ${route} ${status}`,
     severityNumber: error ? SeverityNumber.ERROR : SeverityNumber.WARN,
     severityText: error ? 'ERROR' : 'WARN',

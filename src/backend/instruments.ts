@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { metrics, type Attributes, type Counter, type Histogram, type ObservableResult } from '@opentelemetry/api';
-import { METRIC_HTTP_SERVER_REQUEST_DURATION } from '@opentelemetry/semantic-conventions';
+import { ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, METRIC_HTTP_SERVER_REQUEST_DURATION } from '@opentelemetry/semantic-conventions';
 import * as sc from './semconv.js';
 
 /**
@@ -28,15 +28,68 @@ const boot = (attrs: Attributes | undefined): Attributes => ({ ...attrs, [ATTR_S
 const perProcessHistogram = (h: Histogram): Pick<Histogram, 'record'> => ({ record: (v, attrs) => h.record(v, boot(attrs)) });
 const perProcessCounter = (c: Counter): Pick<Counter, 'add'> => ({ add: (v, attrs) => c.add(v, boot(attrs)) });
 
-export const httpDuration = perProcessHistogram(meter.createHistogram(METRIC_HTTP_SERVER_REQUEST_DURATION, { unit: 's', description: 'Duration of HTTP server requests.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } }));
-export const httpActive = meter.createUpDownCounter(sc.METRIC_HTTP_SERVER_ACTIVE_REQUESTS, { unit: '{request}', description: 'Number of active HTTP server requests.' });
-export const httpResponseSize = perProcessHistogram(meter.createHistogram(sc.METRIC_HTTP_SERVER_RESPONSE_BODY_SIZE, { unit: 'By', description: 'Size of HTTP server response bodies.', advice: { explicitBucketBoundaries: [0, 100, 1000, 10_000, 100_000, 1_000_000] } }));
+const httpDuration = meter.createHistogram(METRIC_HTTP_SERVER_REQUEST_DURATION, { unit: 's', description: 'Duration of HTTP server requests.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } });
+const httpActive = meter.createObservableUpDownCounter(sc.METRIC_HTTP_SERVER_ACTIVE_REQUESTS, { unit: '{request}', description: 'Number of active HTTP server requests.' });
+const httpResponseSize = meter.createHistogram(sc.METRIC_HTTP_SERVER_RESPONSE_BODY_SIZE, { unit: 'By', description: 'Size of HTTP server response bodies.', advice: { explicitBucketBoundaries: [0, 100, 1000, 10_000, 100_000, 1_000_000] } });
 export const genAiTokenUsage = perProcessHistogram(meter.createHistogram(sc.METRIC_GEN_AI_CLIENT_TOKEN_USAGE, { unit: '{token}', description: 'Number of input and output tokens used.', advice: { explicitBucketBoundaries: TOKEN_BUCKETS } }));
 export const genAiDuration = perProcessHistogram(meter.createHistogram(sc.METRIC_GEN_AI_CLIENT_OPERATION_DURATION, { unit: 's', description: 'GenAI operation duration.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } }));
 export const runDuration = perProcessHistogram(meter.createHistogram('sagewai.agent.run.duration', { unit: 's', description: 'Agent run duration by outcome.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } }));
 export const budgetDenials = perProcessCounter(meter.createCounter('sagewai.budget.denials', { unit: '{call}', description: 'Calls refused by a budget stop.' }));
 export const fleetClaimDuration = perProcessHistogram(meter.createHistogram('sagewai.fleet.claim.duration', { unit: 's', description: 'Fleet claim (long-poll) duration.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } }));
 export const authLogins = perProcessCounter(meter.createCounter('sagewai.auth.logins', { unit: '{login}', description: 'Login attempts by outcome.' }));
+
+/**
+ * The HTTP metrics of one (method, route) — route absent for unmatched paths. Every request pays
+ * for these, so the hot path allocates nothing that repeats: the attribute set of each
+ * (status, project) is built once (with the boot id) and reused, and the in-flight count is a
+ * plain integer that http.server.active_requests observes at export. That exports the same
+ * series as an up/down counter added to ±1 per request (one cumulative non-monotonic sum per
+ * method and route ever seen, 0 when idle) without two attribute-hashed SDK records per request.
+ */
+export class HttpServerSeries {
+  /** Requests started and not yet finished. */
+  active = 0;
+  readonly attributes: Attributes;
+  private readonly finished = new Map<string, Attributes>();
+
+  constructor(method: string, route: string | undefined) {
+    this.attributes = route === undefined ? { [ATTR_HTTP_REQUEST_METHOD]: method } : { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_HTTP_ROUTE]: route };
+  }
+
+  /** Records one finished request in http.server.request.duration and .response.body.size. */
+  record(seconds: number, bodyBytes: number, status: number, project: string | undefined): void {
+    const key = project === undefined ? String(status) : `${status} ${project}`;
+    let attrs = this.finished.get(key);
+    if (attrs === undefined) {
+      attrs = { ...this.attributes, [ATTR_HTTP_RESPONSE_STATUS_CODE]: status };
+      if (project !== undefined) attrs[sc.ATTR_SAGEWAI_PROJECT_ID] = project;
+      if (status >= 500) attrs['error.type'] = String(status);
+      attrs[ATTR_SAGEWAI_BOOT_ID] = BOOT_ID;
+      // Statuses and projects are few; the bound only guards against a slow leak.
+      if (this.finished.size >= 1000) this.finished.clear();
+      this.finished.set(key, attrs);
+    }
+    httpDuration.record(seconds, attrs);
+    httpResponseSize.record(bodyBytes, attrs);
+  }
+}
+
+const httpSeries = new Map<string, HttpServerSeries>();
+
+/** The one HttpServerSeries of a method and route (undefined: no route matched). */
+export function httpServerSeries(method: string, route: string | undefined): HttpServerSeries {
+  const key = route === undefined ? method : `${method} ${route}`;
+  let s = httpSeries.get(key);
+  if (s === undefined) {
+    s = new HttpServerSeries(method, route);
+    httpSeries.set(key, s);
+  }
+  return s;
+}
+
+httpActive.addCallback((r) => {
+  for (const s of httpSeries.values()) r.observe(s.active, s.attributes);
+});
 
 const costCounter = meter.createObservableCounter('sagewai.llm.cost.usd', { unit: '{USD}', description: 'LLM spend in USD; equals the cost ledger total.' });
 const tokensCounter = meter.createObservableCounter('sagewai.llm.tokens', { unit: '{token}', description: 'LLM tokens by type; equals the cost ledger total.' });

@@ -1,8 +1,8 @@
 import crypto from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Attributes } from '@opentelemetry/api';
-import { ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE } from '@opentelemetry/semantic-conventions';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace } from '@opentelemetry/api';
+import { ATTR_HTTP_RESPONSE_STATUS_CODE } from '@opentelemetry/semantic-conventions';
 import type { z } from 'zod';
 import { App, agentJson, budgetJson, projectJson, verifyPassword, type AppOptions } from './app.js';
 import { audit, requestLog } from './audit.js';
@@ -364,10 +364,9 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
     }
     const instrument = route ? route.instrument : !['/metrics', '/healthz', '/readyz'].includes(path);
     const template = route?.template;
-    const baseAttrs: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: method };
-    if (template) baseAttrs[ATTR_HTTP_ROUTE] = template;
-    const span = instrument ? tracer.startSpan(`${method} ${template ?? ''}`.trim(), { kind: SpanKind.SERVER, attributes: { ...baseAttrs, 'url.path': path } }, propagation.extract(ROOT_CONTEXT, req.headers)) : undefined;
-    if (instrument) inst.httpActive.add(1, baseAttrs);
+    const series = instrument ? inst.httpServerSeries(method, template) : undefined;
+    const span = series ? tracer.startSpan(`${method} ${template ?? ''}`.trim(), { kind: SpanKind.SERVER, attributes: { ...series.attributes, 'url.path': path } }, propagation.extract(ROOT_CONTEXT, req.headers)) : undefined;
+    if (series) series.active++;
     const abortCtl = new AbortController();
     res.on('close', () => abortCtl.abort());
     let bodyPromise: Promise<unknown> | undefined;
@@ -417,14 +416,10 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
       }
       if (bodyPromise === undefined && !req.readableEnded) req.resume();
     }
-    if (!instrument) return;
+    if (!series) return;
     const done = (): void => {
-      const attrs: Attributes = { ...baseAttrs, [ATTR_HTTP_RESPONSE_STATUS_CODE]: status };
-      if (ctx.project) attrs[ATTR_SAGEWAI_PROJECT_ID] = ctx.project;
-      if (status >= 500) attrs['error.type'] = String(status);
-      inst.httpDuration.record((performance.now() - t0) / 1000, attrs);
-      inst.httpResponseSize.record(size || Number(res.getHeader('content-length') ?? 0), attrs);
-      inst.httpActive.add(-1, baseAttrs);
+      series.active--;
+      series.record((performance.now() - t0) / 1000, size || Number(res.getHeader('content-length') ?? 0), status, ctx.project || undefined);
       if (span) {
         span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
         if (ctx.project) span.setAttribute(ATTR_SAGEWAI_PROJECT_ID, ctx.project);
