@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,6 +43,25 @@ describe('fleet workers', () => {
     expect((await op.listWorkers('fleet'))[0]?.state).toBe('lost');
     expect((await op.fleetHeartbeat(w)).state).toBe('online');
     expect((await op.listTasks('fleet', 'failed')).map((x) => x.task_id)).toEqual([t?.task_id]);
+  });
+});
+
+describe('a claim whose client went away', () => {
+  it('takes no task: the long-poll ends with the connection, and the next worker gets the task', async () => {
+    const gone = await op.fleetRegister('fleet', { name: 'gone', pool: 'hangup', models: ['gpt-4.1-mini'] });
+    const other = await op.fleetRegister('fleet', { name: 'other', pool: 'hangup', models: ['gpt-4.1-mini'] });
+    const body = JSON.stringify({ wait_ms: 30_000 });
+    const req = http.request(`${backend.url}/api/v1/fleet/claim`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-worker-id': gone.worker_id, 'x-worker-secret': gone.worker_secret } });
+    req.on('error', () => undefined);
+    req.end(body);
+    // Give the long-poll time to start waiting, then hang up.
+    await new Promise((r) => setTimeout(r, 300));
+    req.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    const task = await op.createTask('fleet', { pool: 'hangup', payload: { job: 'after hang-up' } });
+    const claimed = await op.fleetClaim(other, 2000);
+    expect(claimed?.task_id).toBe(task.task_id);
+    expect((await op.listTasks('fleet', 'claimed')).find((t) => t.task_id === task.task_id)?.worker_id).toBe(other.worker_id);
   });
 });
 

@@ -368,7 +368,11 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
     const span = series ? tracer.startSpan(`${method} ${template ?? ''}`.trim(), { kind: SpanKind.SERVER, attributes: { ...series.attributes, 'url.path': path } }, propagation.extract(ROOT_CONTEXT, req.headers)) : undefined;
     if (series) series.active++;
     const abortCtl = new AbortController();
-    res.on('close', () => abortCtl.abort());
+    // Only a client that went away before the response ended aborts the handler (a long-poll or a
+    // stream); aborting after every finished response cost a DOMException per request.
+    res.on('close', () => {
+      if (!res.writableFinished) abortCtl.abort();
+    });
     let bodyPromise: Promise<unknown> | undefined;
     const ctx: Ctx = {
       req,
