@@ -87,13 +87,8 @@ export function commandLine(component: ComponentName, ports: Ports, dataDir: str
         // The default (30 s) hides the newest half minute from queries; a 2 s scrape is only
         // useful when a just-scraped sample is queryable.
         '-search.latencyOffset=1s',
-        // VictoriaMetrics caches "label filters → series" answers, including empty ones, and drops
-        // that cache only when its index flushes (every 10 s, not configurable). A dashboard that
-        // polls before a tenant's first sample would keep getting "no series" for up to 10 s
-        // after the sample is stored. A 1-byte cache holds nothing: new series show up as soon as
-        // they are searchable (~3.6 s instead of ~9.4 s from a run to the first cost; the 30-day
-        // cost query over 20,000 series costs ~10 ms more; docs/stack.md → Freshness).
-        '-storage.cacheSizeIndexDBTagFilters=1',
+        // Not -storage.cacheSizeIndexDBTagFilters=1 (no cached "no series" answers, so a new
+        // tenant shows up ~6 s sooner): with it, some 30-minute range queries came back empty.
         '-loggerOutput=stderr',
       ];
     case 'victoria-logs':
