@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -7,9 +6,8 @@ import fc from 'fast-check';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendClient } from '../src/clients/backend.js';
-import { packageRoot } from '../src/paths.js';
 import { startTestBackend, type TestBackend } from './helpers/backend.js';
-import { bootstrap } from './helpers/fault.js';
+import { bootstrap, runBuiltCli, type CliResult } from './helpers/fault.js';
 import { startTestStack, type TestStack } from './helpers/stack.js';
 
 // Fault 6 of docs/faults.md: property-based hostile input against every route of the real
@@ -203,23 +201,9 @@ describe('hostile input', () => {
 
   it('6c. garbage CLI flags and config files → exit 2 with a message, never a stack trace', async () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sagewai-fault-cli-'));
-    const bin = path.join(packageRoot(), 'bin', 'run.js');
     const env: NodeJS.ProcessEnv = { ...process.env, SAGEWAI_OBS_STATE_DIR: path.join(tmp, 'state'), XDG_CONFIG_HOME: path.join(tmp, 'config'), XDG_STATE_HOME: path.join(tmp, 'xstate'), NO_COLOR: '1' };
     for (const k of Object.keys(env)) if (/^SAGEWAI_OBS_(VM_URL|VL_URL|BACKEND_URL|TOKEN|CONFIG|PROJECT|SINCE)$/.test(k)) delete env[k];
-    const runCli = (args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> =>
-      new Promise((resolve) => {
-        const t0 = Date.now();
-        const child = spawn(process.execPath, [bin, ...args], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-        child.on('exit', (code) => {
-          clearTimeout(timer);
-          resolve({ code, stdout, stderr, ms: Date.now() - t0 });
-        });
-      });
+    const runCli = (args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliResult> => runBuiltCli(args, { ...env, ...extraEnv }, 30_000);
     const garbage = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }).map((s) => `!${s.replace(/\0/g, '')}`);
     const cases = fc.sample(
       fc.oneof(

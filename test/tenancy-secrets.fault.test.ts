@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
@@ -9,7 +8,7 @@ import { packageRoot } from '../src/paths.js';
 import { vmForceFlush } from '../src/stack/health.js';
 import { readStackRecord } from '../src/stack/state.js';
 import { startTestBackend, type TestBackend } from './helpers/backend.js';
-import { ADMIN, bootstrap, eventually, isLoopback, listeningSockets, reconcileExact, sleep, startLoad, type Load, type Tenant } from './helpers/fault.js';
+import { ADMIN, bootstrap, eventually, isLoopback, listeningSockets, reconcileExact, runBuiltCli, sleep, startLoad, type CliResult, type Load, type Tenant } from './helpers/fault.js';
 import { startTestStack, type TestStack } from './helpers/stack.js';
 
 // Faults 7 and 8 of docs/faults.md, on one stack and one backend with two busy tenants:
@@ -149,19 +148,7 @@ describe('tenant isolation while both tenants are busy', () => {
     await vmForceFlush(stack.endpoints.vmUrl);
     const env: NodeJS.ProcessEnv = { ...process.env, SAGEWAI_OBS_VM_URL: stack.endpoints.vmUrl, SAGEWAI_OBS_VL_URL: stack.endpoints.vlUrl, SAGEWAI_OBS_BACKEND_URL: backend.url, SAGEWAI_OBS_TOKEN: backend.operatorToken, SAGEWAI_OBS_STATE_DIR: path.join(os.tmpdir(), 'sagewai-fault-no-state'), NO_COLOR: '1' };
     delete env.SAGEWAI_OBS_CONFIG;
-    const cli = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-      new Promise((resolve) => {
-        const child = spawn(process.execPath, [path.join(packageRoot(), 'bin', 'run.js'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        const t = setTimeout(() => child.kill('SIGKILL'), 60_000);
-        child.on('exit', (code) => {
-          clearTimeout(t);
-          resolve({ code, stdout, stderr });
-        });
-      });
+    const cli = (args: string[]): Promise<CliResult> => runBuiltCli(args, env, 60_000);
     const ledger = await client.costs({ from: started, group_by: ['project'] });
     const bCost = ledger.groups.find((g) => g.project === B.project)?.cost_usd ?? 0;
     const cost = await cli(['cost', '--project', A.project, '--since', '10m', '--format', 'json']);

@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { BackendClient, type RunFinished } from '../../src/clients/backend.js';
 import { VictoriaLogsClient, type LogRecord } from '../../src/clients/victoria-logs.js';
 import { VictoriaMetricsClient } from '../../src/clients/victoria-metrics.js';
@@ -6,6 +8,7 @@ import { getEntry, renderExpr } from '../../src/queries/index.js';
 import { rangeOf } from '../../src/report/cost.js';
 import { vmForceFlush } from '../../src/stack/health.js';
 import { reconcile } from '../../src/verify/index.js';
+import { packageRoot } from '../../src/paths.js';
 
 /**
  * Shared by the fault tier (test/*.fault.test.ts): bounded load against a real `serve`, ledger
@@ -304,3 +307,27 @@ export function listeningSockets(pids: readonly number[]): ListeningSocket[] {
 }
 
 export const isLoopback = (s: ListeningSocket): boolean => (s.family === 4 ? s.address.startsWith('127.') : s.address === '0:0:0:0:0:0:0:1' || s.address === '0:0:0:0:0:ffff:7f00:1' || /^0:0:0:0:0:ffff:7f/.test(s.address));
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs the built CLI (`bin/run.js`) with exactly `env`; SIGKILLed after timeoutMs. */
+export function runBuiltCli(args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const child = spawn(process.execPath, [path.join(packageRoot(), 'bin', 'run.js'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - t0 });
+    });
+  });
+}
