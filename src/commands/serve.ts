@@ -34,8 +34,8 @@ export default class Serve extends BaseCommand<typeof Serve> {
       return n;
     };
     const stateDir = resolveStateDir(f['state-dir']);
-    // Loaded here, not at the top: the OpenTelemetry SDK behind it costs ~0.5 s to import, and
-    // oclif imports every command module at start-up (no manifest), so every CLI call paid it.
+    // Loaded here, not at the top: the OpenTelemetry SDK behind it costs ~0.5 s to import, which
+    // `serve --help` and any build without oclif.manifest.json would otherwise pay.
     const { serveBackend } = await import('../backend/main.js');
     const handle = await serveBackend({
       host: f.host,

@@ -96,9 +96,10 @@ export function commandLine(component: ComponentName, ports: Ports, dataDir: str
   }
 }
 
-function tailOf(file: string, lines = 5): string {
+/** The last lines of a component's log as one line of at most 300 characters ('' if unreadable). */
+export function logTail(file: string, lines = 3): string {
   try {
-    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join(' ').replace(/\s+/g, ' ').slice(-300);
   } catch {
     return '';
   }
@@ -186,7 +187,7 @@ export async function upNative(options: UpOptions): Promise<UpResult> {
     await downNative({ stateDir });
     const first = failed[0] as { r: PromiseRejectedResult; c: ComponentName };
     const log = componentLogFile(stateDir, first.c);
-    const tail = tailOf(log, 3).replace(/\s+/g, ' ').slice(-300);
+    const tail = logTail(log);
     throw new UserError(`${(first.r.reason as Error).message}${tail ? ` — last log lines: ${tail}` : ''}`, [`read ${log}`, 'sagewai-obs stack install --force (if the binary is damaged)']);
   }
   return { alreadyRunning: false, record, readyMs };

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import { waitHealthy } from './health.js';
-import { commandLine, healthUrl, stackEnv } from './native.js';
+import { commandLine, healthUrl, logTail, stackEnv } from './native.js';
 import { withDefaults } from './ports.js';
 import { isOurProcess, spawnDaemon, stopPid } from './process.js';
 import { readStackRecord, writeStackRecord } from './state.js';
@@ -12,14 +12,6 @@ export interface RestartComponentOptions {
   stateDir: string;
   component: ComponentName;
   healthTimeoutMs?: number | undefined;
-}
-
-function tailOf(file: string, lines = 3): string {
-  try {
-    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join(' ').replace(/\s+/g, ' ').slice(-300);
-  } catch {
-    return '';
-  }
 }
 
 /**
@@ -48,7 +40,7 @@ export async function restartNativeComponent(options: RestartComponentOptions): 
     startedAt: at,
     gaveUp: () => {
       const ex = proc.exited();
-      return ex ? `${c} exited (${ex.signal ?? `code ${ex.code}`}) before becoming healthy — ${tailOf(comp.logFile)}` : undefined;
+      return ex ? `${c} exited (${ex.signal ?? `code ${ex.code}`}) before becoming healthy — ${logTail(comp.logFile)}` : undefined;
     },
   });
   return { pid: proc.pid, readyMs };

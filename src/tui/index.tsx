@@ -28,13 +28,15 @@ export interface FrameOptions {
 
 /** One frame of the HUD as text, exactly as the interactive HUD would draw it. */
 export function renderFrameToString(model: HudModel, opts: FrameOptions = {}): string {
-  const columns = opts.columns ?? 120;
-  const out = renderToString(
-    <HudFrame model={model} filter={opts.filter === undefined ? model.project : opts.filter} focus={opts.focus ?? 'agents'} showHelp={opts.showHelp ?? false} columns={columns} rows={opts.rows ?? 40} color={opts.color ?? false} />,
-    { columns },
-  );
-  return opts.color ? out : stripVTControlCharacters(out);
+  return frameText(renderToString(frameElement(model, opts), { columns: opts.columns ?? 120 }), opts);
 }
+
+/** The frame `renderFrameToString` and `createLiveFrameRenderer` both draw. */
+function frameElement(model: HudModel, opts: FrameOptions): React.JSX.Element {
+  return <HudFrame model={model} filter={opts.filter === undefined ? model.project : opts.filter} focus={opts.focus ?? 'agents'} showHelp={opts.showHelp ?? false} columns={opts.columns ?? 120} rows={opts.rows ?? 40} color={opts.color ?? false} />;
+}
+
+const frameText = (out: string, opts: FrameOptions): string => (opts.color ? out : stripVTControlCharacters(out));
 
 export interface HudOptions {
   sources: HudSources;
@@ -110,13 +112,12 @@ export function createLiveFrameRenderer(opts: FrameOptions = {}): LiveFrameRende
   const rows = opts.rows ?? 40;
   let last = '';
   const sink = Object.assign(new Writable({ write: (chunk: Buffer | string, _enc, done) => ((last = chunk.toString()), done()) }), { columns, rows, isTTY: false });
-  const frame = (model: HudModel) => <HudFrame model={model} filter={opts.filter === undefined ? model.project : opts.filter} focus={opts.focus ?? 'agents'} showHelp={opts.showHelp ?? false} columns={columns} rows={rows} color={opts.color ?? false} />;
   let app: ReturnType<typeof render> | undefined;
   return {
     draw(model) {
-      if (app) app.rerender(frame(model));
-      else app = render(frame(model), { stdout: sink as unknown as NodeJS.WriteStream, debug: true, patchConsole: false, exitOnCtrlC: false });
-      return opts.color ? last : stripVTControlCharacters(last);
+      if (app) app.rerender(frameElement(model, opts));
+      else app = render(frameElement(model, opts), { stdout: sink as unknown as NodeJS.WriteStream, debug: true, patchConsole: false, exitOnCtrlC: false });
+      return frameText(last, opts);
     },
     unmount() {
       app?.unmount();
