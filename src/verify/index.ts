@@ -99,7 +99,11 @@ export async function checkQuery(entry: CatalogEntry, opts: Pick<VerifyOptions, 
     } else {
       // What a time-series panel draws over the window: data at any point counts.
       const seconds = (opts.window.to.getTime() - opts.window.from.getTime()) / 1000;
-      const step = `${Math.max(2, Math.ceil(seconds / 120))}s`;
+      // A fine step: with ~120 points over a 30-minute window (15 s steps) VictoriaMetrics
+      // v1.151.0 returned no rate() points at all for series only seconds old, where 2 s steps
+      // (the scrape interval) returned them. ≤ 10,000 points per series stays well under its
+      // 30,000-point limit for any window.
+      const step = `${Math.max(2, Math.ceil(seconds / 10_000))}s`;
       const series = await opts.vm.queryRange(query, { start: opts.window.from, end: opts.window.to, step });
       results = series.filter((s) => s.values.some((v) => Number.isFinite(v.value))).length;
     }
