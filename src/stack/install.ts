@@ -136,8 +136,9 @@ async function downloadRelease(component: 'victoria-metrics' | 'victoria-logs', 
 
 /** `go install pkg@version` into a temporary GOBIN; returns the built file. */
 async function goInstall(pkg: string, version: string, gobin: string, say: (l: string) => void): Promise<string> {
-  say(`  build: go install ${pkg}@${version}`);
-  const r = await execa('go', ['install', `${pkg}@${version}`], { env: { GOBIN: gobin, GOFLAGS: process.env.GOFLAGS ?? '' }, reject: false, all: true });
+  say(`  build: go install -trimpath ${pkg}@${version}`);
+  // -trimpath: no path of the build machine may reach a binary, its panics or its own metric labels.
+  const r = await execa('go', ['install', '-trimpath', `${pkg}@${version}`], { env: { GOBIN: gobin, GOFLAGS: process.env.GOFLAGS ?? '' }, reject: false, all: true });
   if (r.exitCode !== 0) {
     const tail = (r.all ?? '').trim().split('\n').slice(-3).join(' | ');
     throw new StepFailed(`go install ${pkg}@${version} failed: ${tail}`);
