@@ -1,0 +1,46 @@
+import Table from 'cli-table3';
+import type { Measures, ReconcileCell, ReconcileResult } from './reconcile-invoice.js';
+
+const usd = (nusd: number): string => `${nusd < 0 ? '-' : ''}$${(Math.abs(nusd) / 1e9).toFixed(6)}`;
+const signed = (n: number): string => (n > 0 ? `+${n.toLocaleString('en-US')}` : n.toLocaleString('en-US'));
+
+function measure(m: Measures | null, cost: boolean): string {
+  if (!m) return '–';
+  if (cost) return usd(m.cost_nusd ?? 0);
+  return `${(m.input_tokens ?? 0).toLocaleString('en-US')} in / ${(m.cached_input_tokens ?? 0).toLocaleString('en-US')} cached / ${(m.output_tokens ?? 0).toLocaleString('en-US')} out`;
+}
+
+function diffText(c: ReconcileCell, cost: boolean): string {
+  if (cost) return `${(c.diff.cost_nusd ?? 0) > 0 ? '+' : ''}${usd(c.diff.cost_nusd ?? 0)}`;
+  return `${signed(c.diff.input_tokens ?? 0)} / ${signed(c.diff.cached_input_tokens ?? 0)} / ${signed(c.diff.output_tokens ?? 0)}`;
+}
+
+export function reconcileTable(r: ReconcileResult, colour: boolean, all: boolean): string {
+  const cost = r.kind === 'cost';
+  const table = new Table({ head: ['day', 'model', 'invoice', 'sagewai-obs', 'difference', ''], style: colour ? { head: ['cyan'], border: ['grey'] } : { head: [], border: [] } });
+  const shown = all ? r.cells : r.cells.filter((c) => c.status !== 'match');
+  for (const c of shown) {
+    const mark = c.status === 'match' ? 'ok' : c.status === 'within-tolerance' ? 'within tolerance' : 'DIFFERS';
+    table.push([c.day, c.model, measure(c.invoice, cost), measure(c.ours, cost), diffText(c, cost), colour && c.status === 'differs' ? `\u001b[31m${mark}\u001b[39m` : mark]);
+  }
+  const tol = cost ? `$${r.tolerance.usd}` : `${r.tolerance.tokens} tokens`;
+  const scope = r.project ? `project ${r.project}` : 'all projects';
+  const head = `Invoice (${r.format}${r.provider ? `, ${r.provider}` : ''}) vs sagewai-obs ${r.kind}, ${scope}, ${r.from} → ${r.to}, tolerance ${tol} per day × model (VictoriaMetrics ${r.source})`;
+  const total = 'invoice_usd' in r.total
+    ? `Total: invoice $${r.total.invoice_usd.toFixed(6)}, sagewai-obs $${r.total.ours_usd.toFixed(6)}, difference ${r.total.diff_usd >= 0 ? '+' : '-'}$${Math.abs(r.total.diff_usd).toFixed(6)}`
+    : `Total tokens: invoice ${r.total.invoice_tokens.toLocaleString('en-US')}, sagewai-obs ${r.total.ours_tokens.toLocaleString('en-US')}, difference ${signed(r.total.diff_tokens)}`;
+  const verdict = r.differing === 0 ? `All ${r.cells.length} day × model cells agree within the tolerance.` : `${r.differing} of ${r.cells.length} day × model cells differ beyond the tolerance.`;
+  return [head, shown.length > 0 ? table.toString() : '(every cell matches exactly; --all lists them)', total, verdict].join('\n');
+}
+
+export const RECONCILE_CSV_COLUMNS = ['day', 'model', 'status', 'invoice_cost_usd', 'ours_cost_usd', 'diff_cost_usd', 'invoice_input_tokens', 'ours_input_tokens', 'invoice_cached_input_tokens', 'ours_cached_input_tokens', 'invoice_output_tokens', 'ours_output_tokens'] as const;
+
+export function reconcileCsv(r: ReconcileResult): string {
+  const n = (v: number | undefined): string => (v === undefined ? '' : String(v));
+  const money = (v: number | undefined): string => (v === undefined ? '' : (v / 1e9).toFixed(9));
+  const lines = [RECONCILE_CSV_COLUMNS.join(',')];
+  for (const c of r.cells) {
+    lines.push([c.day, /[",\n]/.test(c.model) ? `"${c.model.replace(/"/g, '""')}"` : c.model, c.status, money(c.invoice?.cost_nusd), money(c.ours?.cost_nusd), r.kind === 'cost' ? money(c.diff.cost_nusd) : '', n(c.invoice?.input_tokens), n(c.ours?.input_tokens), n(c.invoice?.cached_input_tokens), n(c.ours?.cached_input_tokens), n(c.invoice?.output_tokens), n(c.ours?.output_tokens)].join(','));
+  }
+  return `${lines.join('\n')}\n`;
+}
