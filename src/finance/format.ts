@@ -44,3 +44,25 @@ export function reconcileCsv(r: ReconcileResult): string {
   }
   return `${lines.join('\n')}\n`;
 }
+
+const money = (v: number | null): string => (v === null ? 'unknown' : `${v < 0 ? '-' : ''}$${Math.abs(v).toFixed(6)}`);
+
+export function predictTable(r: import('./predict.js').PredictResult, colour: boolean): string {
+  const table = new Table({ head: ['project', 'actual (USD)', 'what-if (USD)', 'difference', 'unpriced tokens'], style: colour ? { head: ['cyan'], border: ['grey'] } : { head: [], border: [] }, colAligns: ['left', 'right', 'right', 'right', 'right'] });
+  const diff = (v: number | null): string => (v === null ? '–' : `${v > 0 ? '+' : ''}${money(v)}`);
+  for (const row of r.rows) table.push([row.project, money(row.actual_usd), money(row.predicted_usd), diff(row.difference_usd), row.unpriced_tokens.toLocaleString('en-US')]);
+  table.push(['TOTAL', money(r.total.actual_usd), money(r.total.predicted_usd), diff(r.total.difference_usd), r.total.unpriced_tokens.toLocaleString('en-US')]);
+  const scenario = r.scenario.as_model ? `every call as ${r.scenario.as_model}` : `price book ${r.scenario.price_book_version}`;
+  const notes = r.total.unpriced_tokens > 0 ? ['Tokens of models the what-if cannot price are left out of its total, never counted as $0.'] : [];
+  return [`What-if: ${scenario}, ${r.project ? `project ${r.project}` : 'all projects'}, ${r.from} → ${r.to} (VictoriaMetrics ${r.source})`, table.toString(), ...notes].join('\n');
+}
+
+export function savingsTable(r: import('./predict.js').SavingsResult, colour: boolean): string {
+  const table = new Table({ head: ['project', 'cached tokens', 'paid (cached price)', 'uncached price', 'saved', 'share of bill'], style: colour ? { head: ['cyan'], border: ['grey'] } : { head: [], border: [] }, colAligns: ['left', 'right', 'right', 'right', 'right', 'right'] });
+  const pct = (v: number | null): string => (v === null ? '–' : `${(v * 100).toFixed(1)}%`);
+  for (const row of r.rows) table.push([row.project, row.cached_input_tokens.toLocaleString('en-US'), money(row.cached_cost_usd), money(row.uncached_cost_usd), money(row.saved_usd), pct(row.saved_share)]);
+  table.push(['TOTAL', r.total.cached_input_tokens.toLocaleString('en-US'), money(r.total.cached_cost_usd), money(r.total.uncached_cost_usd), money(r.total.saved_usd), pct(r.total.saved_share)]);
+  const notes = r.rows.length === 0 ? ['No cached input in this window.'] : [];
+  if (r.total.unpriced_cached_tokens > 0) notes.push(`${r.total.unpriced_cached_tokens.toLocaleString('en-US')} cached tokens of unpriced models are left out.`);
+  return [`Cache savings, price book ${r.price_book_version}, ${r.project ? `project ${r.project}` : 'all projects'}, ${r.from} → ${r.to} (VictoriaMetrics ${r.source})`, table.toString(), ...notes].join('\n');
+}

@@ -475,6 +475,17 @@ function reportEntries(): CatalogEntry[] {
       });
     }
   }
+  out.push({
+    id: 'tokens.by_project_model',
+    title: 'Tokens by project, model and type (for what-if pricing and cache savings)',
+    description: 'Tokens per project, model and token type over the range; `cost predict` prices them with another model or price book, `cost savings` with the cached and uncached input price. Scoped by the project variable.',
+    datasource: 'victoriametrics',
+    expr: `sum by (sagewai_project_id, gen_ai_request_model, gen_ai_token_type) (increase_pure(sagewai_llm_tokens_total{${P}}[$__range]))`,
+    unit: 'short',
+    legend: '{{sagewai_project_id}} {{gen_ai_request_model}} {{gen_ai_token_type}}',
+    groupBy: ['sagewai_project_id', 'gen_ai_request_model', 'gen_ai_token_type'],
+    tenant: true,
+  });
   return out;
 }
 

@@ -22,6 +22,8 @@ const dayText = (t: number): string => new Date(t).toISOString().slice(0, 10);
 /** Per day, per model: cost in nano-USD and tokens, as the provider would bill them. */
 interface DayUsage { costNusd: number; input: number; cached: number; output: number }
 const truth = new Map<string, DayUsage>();
+/** The same usage per project × model, for the what-if and savings checks. */
+const byProjectModel = new Map<string, DayUsage & { project: string; model: string }>();
 
 let stack: TestStack;
 let tmp: string;
@@ -58,6 +60,9 @@ async function importCounters(): Promise<void> {
         const u = truth.get(key) ?? { costNusd: 0, input: 0, cached: 0, output: 0 };
         u.costNusd += costNusd; u.input += input; u.cached += cached; u.output += output;
         truth.set(key, u);
+        const pm = byProjectModel.get(`${s.project}|${s.model}`) ?? { project: s.project, model: s.model, costNusd: 0, input: 0, cached: 0, output: 0 };
+        pm.costNusd += costNusd; pm.input += input; pm.cached += cached; pm.output += output;
+        byProjectModel.set(`${s.project}|${s.model}`, pm);
       }
     }
     const labels = { sagewai_project_id: s.project, sagewai_agent_name: `${s.project}-agent`, gen_ai_provider_name: s.provider, gen_ai_request_model: s.model, job: 'sagewai/sagewai-admin' };
@@ -86,9 +91,12 @@ function openAiCosts(alter?: { day: string; model: string; deltaNusd: number }):
   return JSON.stringify({ object: 'page', data, has_more: false, next_page: null });
 }
 
-async function reconcile(file: string, extra: string[] = []) {
-  return execa(process.execPath, [bin, 'reconcile', '--invoice', file, '--vm-url', stack.endpoints.vmUrl, ...extra], { reject: false, env: { NO_COLOR: '1', SAGEWAI_OBS_STATE_DIR: stack.stateDir } });
+async function cli(args: string[]) {
+  return execa(process.execPath, [bin, ...args, '--vm-url', stack.endpoints.vmUrl], { reject: false, env: { NO_COLOR: '1', SAGEWAI_OBS_STATE_DIR: stack.stateDir } });
 }
+const reconcile = (file: string, extra: string[] = []) => cli(['reconcile', '--invoice', file, ...extra]);
+/** The whole imported history, as --from/--to. */
+const HISTORY = ['--from', new Date(DAYS[0] as number).toISOString(), '--to', new Date(today).toISOString()];
 
 beforeAll(async () => {
   stack = await startTestStack();
@@ -166,5 +174,53 @@ describe('reconcile --invoice on the real VictoriaMetrics', () => {
     const missing = await reconcile(path.join(tmp, 'nope.json'));
     expect(missing.exitCode).toBe(2);
     expect(missing.stderr).toContain('ENOENT');
+  });
+});
+
+describe('cost predict and cost savings on the real VictoriaMetrics', () => {
+  const perProject = (f: (u: DayUsage & { model: string }) => number): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const u of byProjectModel.values()) out[u.project] = (out[u.project] ?? 0) + f(u);
+    return out;
+  };
+
+  it('prices the same usage with the same book to exactly the actual cost', async () => {
+    const r = await cli(['cost', 'predict', '--price-book', path.join(import.meta.dirname, '..', 'assets', 'pricebook.json'), ...HISTORY, '--json']);
+    expect(r.stderr).toBe('');
+    const out = JSON.parse(r.stdout) as { rows: Array<{ project: string; actual_nusd: number; predicted_nusd: number; difference_usd: number }> };
+    const expected = perProject((u) => u.costNusd);
+    expect(Object.fromEntries(out.rows.map((x) => [x.project, x.actual_nusd]))).toEqual(expected);
+    for (const x of out.rows) {
+      expect(x.predicted_nusd).toBe(x.actual_nusd);
+      expect(x.difference_usd).toBe(0);
+    }
+  });
+
+  it('prices every call as another model', async () => {
+    const r = await cli(['cost', 'predict', '--as-model', 'gpt-4o-mini-2024-07-18', ...HISTORY, '--json']);
+    const out = JSON.parse(r.stdout) as { scenario: { as_model: string }; rows: Array<{ project: string; predicted_nusd: number }>; total: { predicted_nusd: number } };
+    expect(out.scenario.as_model).toBe('gpt-4o-mini');
+    // gpt-4o-mini: 0.15 / 0.075 / 0.6 USD per million tokens = 150 / 75 / 600 nano-USD per token.
+    const expected = perProject((u) => u.input * 150 + u.cached * 75 + u.output * 600);
+    expect(Object.fromEntries(out.rows.map((x) => [x.project, x.predicted_nusd]))).toEqual(expected);
+    const table = await cli(['cost', 'predict', '--as-model', 'gpt-4o-mini', ...HISTORY]);
+    expect(table.exitCode).toBe(0);
+    expect(table.stdout).toContain('every call as gpt-4o-mini');
+    const unknown = await cli(['cost', 'predict', '--as-model', 'gpt-9-ultra', ...HISTORY]);
+    expect(unknown.exitCode).toBe(2);
+    expect(unknown.stderr).toContain('has no price');
+    const none = await cli(['cost', 'predict', ...HISTORY]);
+    expect(none.exitCode).toBe(2);
+    expect(none.stderr).toContain('Try this:');
+  });
+
+  it('states what cached input saved per project', async () => {
+    const r = await cli(['cost', 'savings', ...HISTORY, '--json']);
+    const out = JSON.parse(r.stdout) as { rows: Array<{ project: string; cached_input_tokens: number; saved_usd: number }> };
+    const prices: Record<string, [number, number]> = { 'gpt-4o': [2500, 1250], 'gpt-4o-mini': [150, 75], 'claude-haiku-4-5': [1000, 100] };
+    const saved = perProject((u) => u.cached * ((prices[u.model]?.[0] ?? 0) - (prices[u.model]?.[1] ?? 0)));
+    const cached = perProject((u) => u.cached);
+    expect(Object.fromEntries(out.rows.map((x) => [x.project, Math.round(x.saved_usd * 1e9)]))).toEqual(saved);
+    expect(Object.fromEntries(out.rows.map((x) => [x.project, x.cached_input_tokens]))).toEqual(cached);
   });
 });
