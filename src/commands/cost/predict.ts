@@ -8,6 +8,7 @@ import { predictTable } from '../../finance/format.js';
 import { loadPriceBookFile, predictCost } from '../../finance/predict.js';
 import { resolveWindow } from '../../report/cost.js';
 import { useColour } from '../../report/format.js';
+import { windowFlags } from '../../window-flags.js';
 
 export default class CostPredict extends BaseCommand<typeof CostPredict> {
   static override summary = 'What the same usage would have cost on another model or price book, next to the actual cost, per project';
@@ -19,9 +20,7 @@ export default class CostPredict extends BaseCommand<typeof CostPredict> {
   static override flags = {
     'as-model': Flags.string({ description: 'Price every call as this model (a model id or alias of the price book)', env: 'SAGEWAI_OBS_PREDICT_AS_MODEL' }),
     'price-book': Flags.string({ description: 'Price with this price book file instead of the bundled one', env: 'SAGEWAI_OBS_PREDICT_PRICE_BOOK' }),
-    since: Flags.string({ description: 'Window ending at --to (or now): 30m, 24h, 7d [default: 24h]', env: 'SAGEWAI_OBS_SINCE' }),
-    from: Flags.string({ description: 'Window start (ISO time or unix seconds)', env: 'SAGEWAI_OBS_FROM' }),
-    to: Flags.string({ description: 'Window end (ISO time or unix seconds) [default: now]', env: 'SAGEWAI_OBS_TO' }),
+    ...windowFlags,
     ...projectFlag,
     ...endpointFlags,
   };

@@ -1,4 +1,3 @@
-import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../base-command.js';
 import { PriceBook } from '../../backend/pricebook.js';
 import { endpointFlags, projectFlag, resolveEndpoints } from '../../clients/endpoints.js';
@@ -7,15 +6,14 @@ import { savingsTable } from '../../finance/format.js';
 import { cacheSavings } from '../../finance/predict.js';
 import { resolveWindow } from '../../report/cost.js';
 import { useColour } from '../../report/format.js';
+import { windowFlags } from '../../window-flags.js';
 
 export default class CostSavings extends BaseCommand<typeof CostSavings> {
   static override summary = 'What cached input saved per project, against the uncached input price';
   static override description = 'Cached input tokens per project × model (catalog tokens.by_project_model, VictoriaMetrics) priced at the cached and at the uncached input price of the price book. The share is saved ÷ (spend + saved).';
   static override examples = ['<%= config.bin %> cost savings --since 30d', '<%= config.bin %> cost savings --project acme-support --json'];
   static override flags = {
-    since: Flags.string({ description: 'Window ending at --to (or now): 30m, 24h, 7d [default: 24h]', env: 'SAGEWAI_OBS_SINCE' }),
-    from: Flags.string({ description: 'Window start (ISO time or unix seconds)', env: 'SAGEWAI_OBS_FROM' }),
-    to: Flags.string({ description: 'Window end (ISO time or unix seconds) [default: now]', env: 'SAGEWAI_OBS_TO' }),
+    ...windowFlags,
     ...projectFlag,
     ...endpointFlags,
   };
