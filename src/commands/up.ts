@@ -49,10 +49,7 @@ export default class Up extends BaseCommand<typeof Up> {
       healthTimeoutMs: f.timeout * 1000,
       onProgress: (line) => this.progress(line),
     });
-    if (f.json) {
-      this.printJson(result);
-      return result;
-    }
+    if (this.jsonEnabled()) return result;
     const e = result.record.endpoints;
     this.printLine(result.alreadyRunning ? `already running (${result.runtime}, since ${result.record.startedAt}); nothing started` : `stack is up (${result.runtime})`);
     const ready = (c: keyof typeof result.readyMs) => (result.readyMs[c] === undefined ? '' : `  ready in ${result.readyMs[c]} ms`);

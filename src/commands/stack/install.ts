@@ -33,8 +33,8 @@ export default class StackInstall extends BaseCommand<typeof StackInstall> {
       skipPath: f['no-path'],
       onProgress: (line) => this.progress(line),
     });
-    if (f.json) this.printJson(result);
-    else if (result.alreadyInstalled) this.printLine(`already installed in ${result.cacheDir}; nothing to do`);
+    if (this.jsonEnabled()) return result;
+    if (result.alreadyInstalled) this.printLine(`already installed in ${result.cacheDir}; nothing to do`);
     else {
       for (const c of result.components) this.printLine(`${c.component} ${c.version}: ${c.changed ? `installed from ${c.source}` : 'already installed'} (${(c.ms / 1000).toFixed(1)} s) → ${c.path}`);
     }
