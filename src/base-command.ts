@@ -46,6 +46,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       this.args = args as BaseArgs<T>;
       setColorFlag((flags as { color?: boolean }).color);
     } catch (err) {
+      // Parsing was done and failed: without this oclif also warns "did not parse its arguments".
+      this.parsed = true;
       throw toUserError(err, this.id);
     }
   }
