@@ -60,6 +60,12 @@ describe('did you mean', { timeout: 60_000 }, () => {
     expect(body.error.tryThis[0]).toBe('sagewai-obs status --json');
   });
 
+  it('`help status` points at --help', async () => {
+    const r = await run(['help', 'status']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^Try this: sagewai-obs status --help$/m);
+  });
+
   it('nothing close: no guess, only --help', async () => {
     const r = await run(['frobnicate']);
     expect(r.code).toBe(2);

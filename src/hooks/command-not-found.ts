@@ -41,18 +41,32 @@ export function closestCommand(id: string, ids: readonly string[]): string | und
 const hook: Hook<'command_not_found'> = async function (opts) {
   const interactive = process.stdin.isTTY === true && process.stderr.isTTY === true;
   const json = opts.argv?.includes('--json') === true || process.env.SAGEWAI_OBS_JSON === '1' || process.env.SAGEWAI_OBS_JSON === 'true';
+  const { config } = opts;
+  // `sagewai-obs help [command]`: help is a flag here, so point at it.
+  const [first, ...restOfId] = opts.id.split(':');
+  if (first === 'help') {
+    const about = [...restOfId, ...(opts.argv ?? [])].filter((a) => !a.startsWith('-')).join(' ');
+    const tryThis = [`${config.bin} ${about ? `${about} ` : ''}--help`];
+    const message = `${config.bin} has no help command; every command takes --help`;
+    if (json) process.stdout.write(`${JSON.stringify({ error: { message, kind: 'usage', tryThis } }, null, 2)}\n`);
+    else {
+      const c = colorErr();
+      process.stderr.write(`${c.red.bold('Error:')} ${message}\n${c.cyan('Try this:')} ${tryThis[0]}\n`);
+    }
+    Errors.exit(ExitCode.usage);
+  }
   if (interactive && !json) {
     const { default: askDidYouMean } = await import('@oclif/plugin-not-found');
     try {
       return await askDidYouMean.call(this, opts);
     } catch (err) {
-      // Declined or no answer: the plugin already said what to run; keep our usage exit code.
-      if (err instanceof Errors.CLIError && !(err instanceof Errors.ExitError)) process.stderr.write(`${err.message}\n`);
-      else if (!(err instanceof Errors.ExitError)) throw err;
+      // Declined or no answer (the plugin then points at a `help` command we do not have):
+      // our own hint, and our usage exit code.
+      if (!(err instanceof Errors.CLIError)) throw err;
+      if (!(err instanceof Errors.ExitError)) process.stderr.write(`${colorErr().cyan('Try this:')} ${config.bin} --help\n`);
       Errors.exit(ExitCode.usage);
     }
   }
-  const { config } = opts;
   const hidden = new Set(config.commands.filter((c) => c.hidden).map((c) => c.id));
   const ids = [...config.commandIDs, ...config.commands.flatMap((c) => c.aliases)].filter((c) => !hidden.has(c));
   const typed = toConfiguredId(opts.id, config);
