@@ -1,7 +1,8 @@
+import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../src/errors.js';
 import { rangeOf, resolveWindow, type CostReport } from '../src/report/cost.js';
-import { COST_CSV_COLUMNS, costCsv, costTable, useColour } from '../src/report/format.js';
+import { COST_CSV_COLUMNS, costCsv, costTable } from '../src/report/format.js';
 
 const now = new Date('2026-11-26T12:00:00Z');
 
@@ -96,11 +97,9 @@ describe('cost table', () => {
     expect(text).not.toContain('\u001b[');
   });
 
-  it('uses colour only on a terminal and honours NO_COLOR', () => {
-    const tty = { isTTY: true } as NodeJS.WriteStream;
-    const pipe = { isTTY: false } as NodeJS.WriteStream;
-    expect(useColour(tty, {})).toBe(true);
-    expect(useColour(tty, { NO_COLOR: '1' })).toBe(false);
-    expect(useColour(pipe, {})).toBe(false);
+  it('colours the header when colour is on, through chalk', () => {
+    const text = costTable(report, true);
+    expect(text).toContain('\u001b[36mcost (USD)\u001b[39m');
+    expect(stripVTControlCharacters(text)).toBe(costTable(report, false));
   });
 });

@@ -56,16 +56,19 @@ describe('up / status / down (native runtime)', () => {
     expect(pids.every(alive)).toBe(true);
     for (const url of [record.endpoints.vmUrl, record.endpoints.vlUrl, record.endpoints.collectorHealth, record.endpoints.otlpHttp]) expect(r.stdout).toContain(url);
     expect(r.stdout.match(/ready in \d+ ms/g)).toHaveLength(3);
+    expect(r.stdout).toMatch(/first scrapes up {2}\d+ ms after up started/);
+    // Not a terminal: one progress line per step with its duration on stderr, no escape codes.
+    expect(r.stderr).toMatch(/^victoria-metrics healthy \(\d+\.\d s\)$/m);
+    expect(r.stderr).toMatch(/^VictoriaMetrics: first scrape of every target up \(\d+\.\d s\)$/m);
+    expect(r.stderr).not.toContain('\u001b');
 
-    let status: StackStatus | undefined;
-    const deadline = Date.now() + 20_000;
-    do {
-      const s = await cli(['status', '--json', '--state-dir', stateDir]);
-      expect(s.code, s.stderr).toBe(0);
-      status = JSON.parse(s.stdout) as StackStatus;
-      if (status.healthy) break;
-      await new Promise((res) => setTimeout(res, 1000));
-    } while (Date.now() < deadline);
+    // `up` returns only once the stack can be read: `status` at once, no polling, says healthy,
+    // and VictoriaMetrics already holds up == 1 for every scrape job.
+    const s = await cli(['status', '--json', '--state-dir', stateDir]);
+    expect(s.code, s.stderr).toBe(0);
+    const status = JSON.parse(s.stdout) as StackStatus;
+    const upSeries = (await (await fetch(`${record.endpoints.vmUrl}/api/v1/query?query=up`)).json()) as { data: { result: { metric: { job: string }; value: [number, string] }[] } };
+    expect(Object.fromEntries(upSeries.data.result.map((r) => [r.metric.job, r.value[1]]))).toEqual({ 'otel-collector': '1', 'otelcol-internal': '1', 'victoria-metrics': '1' });
     expect(status?.components.map((c) => [c.component, c.healthy, c.pid])).toEqual([
       ['collector', true, record.components.collector.pid],
       ['victoria-metrics', true, record.components['victoria-metrics'].pid],

@@ -211,11 +211,15 @@ describe('secrets and PII after example-43-like traffic', () => {
     const allSeries = ((await seriesRes.json()) as { data: Array<Record<string, string>> }).data;
     const labelValues = new Map<string, { label: string; value: string; job: string; name: string }>();
     for (const s of allSeries) for (const [label, value] of Object.entries(s)) labelValues.set(`${s.job}\u0000${s.__name__}\u0000${label}\u0000${value}`, { label, value, job: s.job ?? '', name: s.__name__ ?? '' });
-    // VictoriaMetrics' self-monitoring (job victoria-metrics) names its own files: build paths in
-    // vm_log_messages_total{location}, go_info_ext{GOROOT}, its command line in flag{value} and
-    // its storage dir in vm_*{path}. Those labels are scanned for secrets, e-mail addresses and
-    // prompts like every other, but not for paths (reported in docs/faults.md).
-    const vmSelf = (lv: { label: string; job: string; name: string }): boolean => lv.job === 'victoria-metrics' && ((lv.name === 'flag' && lv.label === 'value') || ['location', 'GOROOT', 'path'].includes(lv.label));
+    // VictoriaMetrics' self-monitoring (job victoria-metrics) names the paths this run gave it:
+    // its command line in flag{value} (storage dir, scrape config) and its storage dir in
+    // vm_*{path}. Those are scanned for secrets, e-mail addresses and prompts like every other
+    // label, but not for paths. Build paths are not exempt: with `go install -trimpath`,
+    // vm_log_messages_total{location} is module-relative and go_info_ext carries no GOROOT, so a
+    // build-machine path there fails the scan (docs/faults.md).
+    const vmDataDir = stack.record.components['victoria-metrics'].dataDir;
+    const vmSelf = (lv: { label: string; value: string; job: string; name: string }): boolean =>
+      lv.job === 'victoria-metrics' && ((lv.name === 'flag' && lv.label === 'value') || (lv.label === 'path' && lv.value === vmDataDir));
     const ours = [...labelValues.values()].filter((lv) => !vmSelf(lv));
     const setAside = [...labelValues.values()].filter(vmSelf);
     const emailRe = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;

@@ -22,6 +22,44 @@ export function parseJsonLines(text: string): LogRecord[] {
   return out;
 }
 
+/**
+ * JSON lines from a byte stream. The network cuts chunks anywhere, also inside a multi-byte
+ * UTF-8 character (an "é" in a project name, an emoji in a message): the streaming TextDecoder
+ * keeps the partial bytes until the rest arrives, where decoding each chunk alone would turn
+ * both halves into U+FFFD.
+ */
+export class JsonLinesDecoder {
+  private readonly decoder = new TextDecoder('utf-8');
+  private buf = '';
+
+  /** The records completed by this chunk. */
+  push(chunk: Uint8Array): LogRecord[] {
+    this.buf += this.decoder.decode(chunk, { stream: true });
+    return this.take();
+  }
+
+  /** The last record when the stream ends without a newline. */
+  end(): LogRecord[] {
+    this.buf += this.decoder.decode();
+    const out = this.take();
+    const rest = this.buf.trim();
+    this.buf = '';
+    if (rest) out.push(JSON.parse(rest) as LogRecord);
+    return out;
+  }
+
+  private take(): LogRecord[] {
+    const out: LogRecord[] = [];
+    let nl: number;
+    while ((nl = this.buf.indexOf('\n')) >= 0) {
+      const line = this.buf.slice(0, nl).trim();
+      this.buf = this.buf.slice(nl + 1);
+      if (line) out.push(JSON.parse(line) as LogRecord);
+    }
+    return out;
+  }
+}
+
 export class VictoriaLogsClient {
   readonly baseUrl: string;
   private readonly timeoutMs: number;
@@ -52,17 +90,10 @@ export class VictoriaLogsClient {
     if (opts.startOffset) params.set('start_offset', opts.startOffset);
     const res = await this.send('/select/logsql/tail', params, 0, opts.signal);
     if (res.statusCode !== 200) throw this.failure(res.statusCode, logsql, await res.body.text());
-    let buf = '';
+    const lines = new JsonLinesDecoder();
     try {
-      for await (const chunk of res.body) {
-        buf += (chunk as Buffer).toString('utf8');
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
-          if (line) onRecord(JSON.parse(line) as LogRecord);
-        }
-      }
+      for await (const chunk of res.body) for (const r of lines.push(chunk as Uint8Array)) onRecord(r);
+      for (const r of lines.end()) onRecord(r);
     } catch (err) {
       if (opts.signal.aborted) return;
       throw err;

@@ -6,7 +6,7 @@ import { CancelledError } from '../errors.js';
 import { auditQuery } from '../queries/index.js';
 import { auditLine, auditTable, fetchAuditEvents, toAuditEvent } from '../report/audit.js';
 import { resolveWindow } from '../report/cost.js';
-import { useColour } from '../report/format.js';
+import { colorEnabled } from '../ui/color.js';
 
 export default class Audit extends BaseCommand<typeof Audit> {
   static override summary = 'Business events (logins, runs, budgets, fleet) from VictoriaLogs, newest first';
@@ -32,11 +32,12 @@ export default class Audit extends BaseCommand<typeof Audit> {
     const window = resolveWindow({ since: f.since, from: f.from, to: f.to });
     const vl = new VictoriaLogsClient(resolveEndpoints(f).vlUrl);
     const events = await fetchAuditEvents(vl, { event: f.event, project: f.project, window, limit: f.limit });
-    const format = f.json ? 'json' : f.format;
+    const format = this.jsonEnabled() ? 'json' : f.format;
     if (!f.follow) {
-      if (format === 'json') this.printJson(events);
+      if (this.jsonEnabled()) return events;
+      if (format === 'json') this.logJson(events);
       else if (format === 'jsonl') for (const e of events) this.printLine(JSON.stringify(e));
-      else this.printLine(auditTable(events, useColour()));
+      else this.printLine(auditTable(events, colorEnabled()));
       return events;
     }
     // Follow: the recent history oldest → newest, then live records as they arrive.

@@ -3,7 +3,8 @@ import { BaseCommand } from '../base-command.js';
 import { endpointFlags, projectFlag, resolveEndpoints } from '../clients/endpoints.js';
 import { VictoriaMetricsClient } from '../clients/victoria-metrics.js';
 import { buildCostReport, COST_BY, resolveWindow } from '../report/cost.js';
-import { costCsv, costTable, useColour, type OutputFormat } from '../report/format.js';
+import { costCsv, costTable, type OutputFormat } from '../report/format.js';
+import { colorEnabled } from '../ui/color.js';
 import type { CostDimension } from '../queries/index.js';
 
 export default class Cost extends BaseCommand<typeof Cost> {
@@ -30,10 +31,11 @@ export default class Cost extends BaseCommand<typeof Cost> {
     const endpoints = resolveEndpoints(f);
     const vm = new VictoriaMetricsClient(endpoints.vmUrl);
     const report = await buildCostReport(vm, { by: f.by as CostDimension, window, project: f.project });
-    const format: OutputFormat = f.json ? 'json' : (f.format as OutputFormat);
-    if (format === 'json') this.printJson(report);
+    if (this.jsonEnabled()) return report;
+    const format = f.format as OutputFormat;
+    if (format === 'json') this.logJson(report);
     else if (format === 'csv') process.stdout.write(costCsv(report));
-    else this.printLine(costTable(report, useColour()));
+    else this.printLine(costTable(report, colorEnabled()));
     return report;
   }
 }

@@ -1,4 +1,5 @@
 import { Flags } from '@oclif/core';
+import { color, statusWord } from '../ui/color.js';
 import { BaseCommand } from '../base-command.js';
 import { endpointFlags, resolveEndpoints } from '../clients/endpoints.js';
 import { VictoriaLogsClient } from '../clients/victoria-logs.js';
@@ -24,14 +25,14 @@ export default class Doctor extends BaseCommand<typeof Doctor> {
     });
     const failed = probes.filter((p) => p.status === 'fail');
     const result = { ok: failed.length === 0, endpoints: { vm: ep.vmUrl, vl: ep.vlUrl, sources: ep.sources }, probes };
-    if (!this.flags.json) {
+    if (!this.jsonEnabled()) {
+      const k = color();
       for (const p of probes) {
-        this.printLine(`${p.status === 'ok' ? 'ok  ' : p.status === 'warn' ? 'warn' : 'FAIL'}  ${p.name}: ${p.detail}`);
+        this.printLine(`${statusWord(k, p.status === 'ok' ? true : p.status === 'warn' ? 'warn' : false, p.status === 'ok' ? 'ok  ' : p.status === 'warn' ? 'warn' : 'FAIL')}  ${p.name}: ${p.detail}`);
         if (p.status !== 'ok' && p.hint) this.printLine(`      → ${p.hint}`);
       }
     }
     if (failed.length > 0) throw new CheckFailedError(`${failed.length} pipeline probe(s) failed: ${failed.map((p) => p.name).join(', ')}`, result);
-    if (this.flags.json) this.printJson(result);
     return result;
   }
 }

@@ -16,15 +16,13 @@ export default class Down extends BaseCommand<typeof Down> {
   public async run(): Promise<unknown> {
     const stateDir = resolveStateDir(this.flags['state-dir']);
     const result = await down({ stateDir, purge: this.flags.purge, timeoutMs: this.flags.timeout * 1000 });
-    if (this.flags.json) this.printJson({ stateDir, ...result });
+    if (this.jsonEnabled()) return { stateDir, ...result };
+    if (result.runtime === null) this.printLine(`no stack recorded in ${stateDir}; nothing to stop`);
     else {
-      if (result.runtime === null) this.printLine(`no stack recorded in ${stateDir}; nothing to stop`);
-      else {
-        const how = Object.entries(result.stopped).map(([c, s]) => `${c} ${s}`);
-        this.printLine(`stack stopped (${result.runtime})${how.length > 0 ? `: ${how.join(', ')}` : ''}`);
-      }
-      this.printLine(result.purged ? 'data and logs removed' : `data kept in ${stateDir}/data (down --purge removes it)`);
+      const how = Object.entries(result.stopped).map(([c, s]) => `${c} ${s}`);
+      this.printLine(`stack stopped (${result.runtime})${how.length > 0 ? `: ${how.join(', ')}` : ''}`);
     }
-    return result;
+    this.printLine(result.purged ? 'data and logs removed' : `data kept in ${stateDir}/data (down --purge removes it)`);
+    return { stateDir, ...result };
   }
 }

@@ -31,7 +31,6 @@ export default class Hud extends BaseCommand<typeof Hud> {
     if (process.stdout.isTTY && process.stdin.isTTY && !this.flags.once && !this.flags.json) delete process.env.CI;
     const { renderHud } = await import('../tui/index.js');
     const { model } = await renderHud({ sources, project: this.flags.project ?? null, refreshMs, once: this.flags.once, json: this.flags.json });
-    if (this.flags.json) this.printJson(model);
     return model;
   }
 }

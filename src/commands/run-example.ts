@@ -47,13 +47,12 @@ export default class RunExample extends BaseCommand<typeof RunExample> {
         signal: abort.signal,
       });
     } catch (err) {
-      if (err instanceof CheckFailedError && !f.json) for (const line of renderReport(err.result as RunExampleReport)) this.printLine(line);
+      if (err instanceof CheckFailedError && !this.jsonEnabled()) for (const line of renderReport(err.result as RunExampleReport)) this.printLine(line);
       throw err;
     } finally {
       process.removeListener('SIGINT', onSigint);
     }
-    if (f.json) this.printJson(report);
-    else for (const line of renderReport(report)) this.printLine(line);
+    if (!this.jsonEnabled()) for (const line of renderReport(report)) this.printLine(line);
     return report;
   }
 }

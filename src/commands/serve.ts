@@ -54,8 +54,9 @@ export default class Serve extends BaseCommand<typeof Serve> {
       throw err;
     });
     const result = { ...handle.record, telemetry: handle.telemetryEnabled };
-    // One line either way, so a parent process can read the URL as soon as it is ready.
-    if (this.flags.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+    // One line either way, so a parent process can read the URL as soon as it is ready. serve
+    // runs until stopped, so under --json that line is its result; nothing more is printed at exit.
+    if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify(result)}\n`);
     else this.printLine(`sagewai-admin listening on ${handle.url}`);
     this.progress(`data: ${handle.dataDir}  telemetry: ${handle.telemetryEnabled ? 'on' : 'off'}  (Ctrl-C or SIGTERM to stop)`);
     await new Promise<void>((resolve) => {
@@ -68,6 +69,6 @@ export default class Serve extends BaseCommand<typeof Serve> {
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
     });
-    return result;
+    return this.jsonEnabled() ? undefined : result;
   }
 }

@@ -2,6 +2,8 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.js';
 import { endpointFlags, resolveStateDir } from '../clients/endpoints.js';
 import { up, type Runtime } from '../stack/runtime.js';
+import { color } from '../ui/color.js';
+import { createStepRenderer, silentSteps } from '../ui/progress.js';
 import type { Ports } from '../stack/ports.js';
 
 const port = (description: string, env: string) => Flags.integer({ description, env, min: 1, max: 65535, helpGroup: 'PORTS' });
@@ -40,6 +42,7 @@ export default class Up extends BaseCommand<typeof Up> {
       vl: f['vl-port'],
       grafana: f['grafana-port'],
     };
+    const steps = this.jsonEnabled() ? silentSteps : createStepRenderer();
     const result = await up({
       runtime: f.runtime as Runtime,
       stateDir: resolveStateDir(f['state-dir']),
@@ -47,18 +50,17 @@ export default class Up extends BaseCommand<typeof Up> {
       ports,
       binaries: { collector: f['collector-bin'], 'victoria-metrics': f['vm-bin'], 'victoria-logs': f['vl-bin'] },
       healthTimeoutMs: f.timeout * 1000,
-      onProgress: (line) => this.progress(line),
-    });
-    if (f.json) {
-      this.printJson(result);
-      return result;
-    }
+      steps,
+    }).finally(() => steps.stop());
+    if (this.jsonEnabled()) return result;
     const e = result.record.endpoints;
     this.printLine(result.alreadyRunning ? `already running (${result.runtime}, since ${result.record.startedAt}); nothing started` : `stack is up (${result.runtime})`);
-    const ready = (c: keyof typeof result.readyMs) => (result.readyMs[c] === undefined ? '' : `  ready in ${result.readyMs[c]} ms`);
+    const k = color();
+    const ready = (c: keyof typeof result.readyMs) => (result.readyMs[c] === undefined ? '' : k.dim(`  ready in ${result.readyMs[c]} ms`));
     this.printLine(`  collector         OTLP ${e.otlpHttp} (HTTP), ${e.otlpGrpc} (gRPC); health ${e.collectorHealth}${ready('collector')}`);
     this.printLine(`  VictoriaMetrics   ${e.vmUrl}${ready('victoria-metrics')}`);
     this.printLine(`  VictoriaLogs      ${e.vlUrl}${ready('victoria-logs')}`);
+    if (result.scrapesUpMs !== undefined) this.printLine(`  first scrapes up  ${k.dim(`${result.scrapesUpMs} ms after up started`)}`);
     if (e.grafanaUrl) this.printLine(`  Grafana           ${e.grafanaUrl} (user admin, password in the state dir: grafana-admin-password)`);
     return result;
   }

@@ -1,4 +1,5 @@
 import { Flags } from '@oclif/core';
+import { color, statusWord } from '../ui/color.js';
 import { BaseCommand } from '../base-command.js';
 import { BackendClient } from '../clients/backend.js';
 import { endpointFlags, projectFlag, resolveEndpoints } from '../clients/endpoints.js';
@@ -38,16 +39,17 @@ export default class Verify extends BaseCommand<typeof Verify> {
         reconcileTimeoutMs,
         onProgress: (l) => this.progress(l),
       });
-      if (!f.json) {
-        for (const p of report.pipeline) this.printLine(`${p.status === 'ok' ? 'ok  ' : 'FAIL'}  ${p.name}: ${p.detail}`);
-        for (const q of report.queries) this.printLine(`${q.ok ? 'ok  ' : 'FAIL'}  ${q.row ? `[${q.row}] ` : ''}${q.title} (${q.id}): ${q.ok ? `${q.results} result(s)` : (q.error ?? 'no data')}`);
+      const k = color();
+      const word = (ok: boolean): string => statusWord(k, ok, ok ? 'ok  ' : 'FAIL');
+      if (!this.jsonEnabled()) {
+        for (const p of report.pipeline) this.printLine(`${word(p.status === 'ok')}  ${p.name}: ${p.detail}`);
+        for (const q of report.queries) this.printLine(`${word(q.ok)}  ${q.row ? `[${q.row}] ` : ''}${q.title} (${q.id}): ${q.ok ? `${q.results} result(s)` : (q.error ?? 'no data')}`);
         const r = report.reconciliation;
         if (r.skipped) this.printLine('skip  reconciliation (--skip-reconcile)');
-        else this.printLine(`${r.ok ? 'ok  ' : 'FAIL'}  reconciliation: ledger $${r.ledger_total_usd.toFixed(6)} vs metrics $${r.metrics_total_usd.toFixed(6)} over ${r.rows.length} project/model pair(s), ${r.attempts} attempt(s)`);
+        else this.printLine(`${word(r.ok)}  reconciliation: ledger $${r.ledger_total_usd.toFixed(6)} vs metrics $${r.metrics_total_usd.toFixed(6)} over ${r.rows.length} project/model pair(s), ${r.attempts} attempt(s)`);
       }
       assertVerified(report);
-      if (f.json) this.printJson(report);
-      else this.printLine(`verified: ${report.queries.length} queries with data, ${report.reconciliation.skipped ? 'reconciliation skipped' : 'ledger == metrics'}, pipeline healthy`);
+      if (!this.jsonEnabled()) this.printLine(`verified: ${report.queries.length} queries with data, ${report.reconciliation.skipped ? 'reconciliation skipped' : 'ledger == metrics'}, pipeline healthy`);
       return report;
     } finally {
       await backend?.close();

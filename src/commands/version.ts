@@ -7,8 +7,7 @@ export default class Version extends BaseCommand<typeof Version> {
 
   public async run(): Promise<unknown> {
     const result = { 'sagewai-obs': this.config.version, node: process.version, pinned: PINNED };
-    if (this.flags.json) this.printJson(result);
-    else {
+    if (!this.jsonEnabled()) {
       this.printLine(`sagewai-obs ${this.config.version} (node ${process.version})`);
       for (const [name, v] of Object.entries(PINNED)) this.printLine(`  ${name} ${v.version}`);
     }

@@ -1,3 +1,4 @@
+import { Chalk } from 'chalk';
 import Table from 'cli-table3';
 import type { LogRecord, VictoriaLogsClient } from '../clients/victoria-logs.js';
 import { auditQuery } from '../queries/index.js';
@@ -52,7 +53,9 @@ export function auditLine(e: AuditEvent): string {
 
 export function auditTable(events: readonly AuditEvent[], colour: boolean): string {
   if (events.length === 0) return 'No matching audit events in this window.';
-  const table = new Table({ head: ['time', 'event', 'project', 'actor', 'details'], style: colour ? { head: ['cyan'], border: ['grey'] } : { head: [], border: [] }, wordWrap: true, colWidths: [26, 26, 20, 18, null] });
+  // Colour goes through chalk (src/ui/color.ts decides whether); cli-table3's own colours stay off.
+  const c = new Chalk({ level: colour ? 1 : 0 });
+  const table = new Table({ head: ['time', 'event', 'project', 'actor', 'details'].map((h) => c.cyan(h)), style: { head: [], border: [] }, wordWrap: true, colWidths: [26, 26, 20, 18, null] });
   for (const e of events) table.push([e.time, e.event, e.project ?? '–', e.actor ?? '–', Object.entries(e.fields).map(([k, v]) => `${k}=${v}`).join(' ')]);
   return table.toString();
 }

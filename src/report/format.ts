@@ -1,10 +1,7 @@
+import { Chalk } from 'chalk';
 import Table from 'cli-table3';
 import type { CostReport, CostRow } from './cost.js';
 
-/** Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org). */
-export function useColour(stream: NodeJS.WriteStream = process.stdout, env: NodeJS.ProcessEnv = process.env): boolean {
-  return Boolean(stream.isTTY) && (env.NO_COLOR === undefined || env.NO_COLOR === '') && env.TERM !== 'dumb';
-}
 
 export type OutputFormat = 'table' | 'json' | 'csv';
 
@@ -38,9 +35,11 @@ function costCell(r: Pick<CostRow, 'cost_usd' | 'unpriced_calls' | 'unpriced_tok
 export function costTable(report: CostReport, colour: boolean): string {
   const tokenType = report.by === 'token-type';
   const head = [report.by, 'cost (USD)', 'share', 'input tok', 'output tok', 'cached tok', ...(tokenType ? [] : ['calls', 'unpriced'])];
+  // Colour goes through chalk (src/ui/color.ts decides whether); cli-table3's own colours stay off.
+  const c = new Chalk({ level: colour ? 1 : 0 });
   const table = new Table({
-    head,
-    style: colour ? { head: ['cyan'], border: ['grey'] } : { head: [], border: [] },
+    head: head.map((h) => c.cyan(h)),
+    style: { head: [], border: [] },
     colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
   });
   const cells = (r: Omit<CostRow, 'labels' | 'share'> & { share: number | null }): string[] => [
@@ -60,5 +59,5 @@ export function costTable(report: CostReport, colour: boolean): string {
   if (report.rows.length === 0) notes.push('No LLM usage recorded in this window.');
   if (tokenType) notes.push('Cost by token type is priced per model from the price book; call counts do not split by token type.');
   if ((report.total.unpriced_calls ?? 0) > 0 || (report.total.unpriced_tokens ?? 0) > 0) notes.push('Unpriced usage has no known cost and is not counted as $0 in the totals.');
-  return [header, table.toString(), ...notes].join('\n');
+  return [c.bold(header), table.toString(), ...notes.map((n) => c.dim(n))].join('\n');
 }

@@ -6,6 +6,7 @@ import { UserError } from '../errors.js';
 import { packageRoot } from '../paths.js';
 import { COMPONENTS } from './binaries.js';
 import { waitHealthy } from './health.js';
+import { lineSteps, type Steps } from '../ui/progress.js';
 import { endpointsFor, healthUrl } from './native.js';
 import { assertPortsFree, withDefaults, type Ports } from './ports.js';
 import { ensureWritableStateDir, readStackRecord, removeStackRecord, writeStackRecord, type ComponentRecord, type StackRecord } from './state.js';
@@ -56,7 +57,7 @@ async function compose(args: string[], env: Record<string, string>, step: string
   }
 }
 
-export async function upDocker(options: { stateDir: string; ports?: Partial<Ports> | undefined; healthTimeoutMs?: number | undefined; onProgress?: ((l: string) => void) | undefined }): Promise<{ alreadyRunning: boolean; record: StackRecord; readyMs: Partial<Record<ComponentName, number>> }> {
+export async function upDocker(options: { stateDir: string; ports?: Partial<Ports> | undefined; healthTimeoutMs?: number | undefined; onProgress?: ((l: string) => void) | undefined; steps?: Steps | undefined }): Promise<{ alreadyRunning: boolean; record: StackRecord; readyMs: Partial<Record<ComponentName, number>> }> {
   const stateDir = path.resolve(options.stateDir);
   if (!(await dockerAvailable())) {
     throw new UserError('--runtime docker: no Docker engine answers (docker info failed)', ['sagewai-obs up --runtime native', 'start the Docker engine and run sagewai-obs up --runtime docker again']);
@@ -67,16 +68,28 @@ export async function upDocker(options: { stateDir: string; ports?: Partial<Port
   const ports = withDefaults(options.ports ?? existing?.ports);
   const { password } = grafanaPassword(stateDir);
   if (!existing) await assertPortsFree(ports, ['otlpGrpc', 'otlpHttp', 'promExporter', 'collectorMetrics', 'collectorHealth', 'vm', 'vl', 'grafana']);
-  options.onProgress?.('docker compose up (pulling pinned images on first run)');
+  const steps = options.steps ?? lineSteps(options.onProgress ?? (() => undefined));
   const started = Date.now();
-  await compose(['up', '-d'], composeEnv(ports, password), 'up');
+  const composed = steps.begin('docker compose up (pulling pinned images on first run)');
+  await compose(['up', '-d'], composeEnv(ports, password), 'up').catch((err: unknown) => {
+    composed({ ok: false });
+    throw err;
+  });
+  composed({ detail: 'docker compose up' });
   const endpoints = endpointsFor(ports, `http://127.0.0.1:${ports.grafana}`);
   const components = {} as Record<ComponentName, ComponentRecord>;
   for (const c of COMPONENTS) components[c] = { pid: null, logFile: `docker compose -p ${COMPOSE_PROJECT} logs ${c}`, dataDir: c === 'collector' ? '(none: the collector keeps no data)' : `docker volume ${COMPOSE_PROJECT}_${c}-data`, version: PINNED[c].version };
   const record: StackRecord = { runtime: 'docker', startedAt: existing?.startedAt ?? new Date().toISOString(), endpoints, components, ports };
   writeStackRecord(stateDir, record);
   const readyMs: Partial<Record<ComponentName, number>> = {};
-  for (const c of COMPONENTS) readyMs[c] = await waitHealthy(healthUrl(c, endpoints), { timeoutMs: options.healthTimeoutMs ?? 180_000, startedAt: started });
+  for (const c of COMPONENTS) {
+    const end = steps.begin(`${c}: waiting for health`);
+    readyMs[c] = await waitHealthy(healthUrl(c, endpoints), { timeoutMs: options.healthTimeoutMs ?? 180_000, startedAt: started }).catch((err: unknown) => {
+      end({ ok: false, detail: `${c}: not healthy` });
+      throw err;
+    });
+    end({ detail: `${c} healthy` });
+  }
   return { alreadyRunning: Boolean(existing), record, readyMs };
 }
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { execa } from 'execa';
+import { lineSteps, type Steps } from '../ui/progress.js';
 import { UserError, describeCause } from '../errors.js';
 import {
   COMPONENTS,
@@ -35,6 +36,8 @@ export interface InstallOptions {
   /** Skip the PATH step (tests, and users who want the pinned build whatever is installed). */
   skipPath?: boolean | undefined;
   onProgress?: ((line: string) => void) | undefined;
+  /** Steps with their elapsed time (a terminal renderer); without it, steps become onProgress lines. */
+  steps?: Steps | undefined;
 }
 
 export interface InstalledComponent {
@@ -82,17 +85,19 @@ async function hasGo(): Promise<boolean> {
 class StepFailed extends Error {}
 
 /** Download step: fetch the official (or mirrored) archive, check its SHA-256, unpack the binary. */
-async function downloadRelease(component: 'victoria-metrics' | 'victoria-logs', cacheDir: string, options: InstallOptions, say: (l: string) => void): Promise<string | undefined> {
+async function downloadRelease(component: 'victoria-metrics' | 'victoria-logs', cacheDir: string, options: InstallOptions, st: Steps): Promise<string | undefined> {
   const rel = RELEASES[component];
   const archive = rel.archive(goArch());
   const expected = options.checksums?.[archive] ?? PINNED_RELEASE_SHA256[archive];
   const base = (options.releaseBaseUrl ?? rel.defaultBaseUrl).replace(/\/+$/, '');
   const url = `${base}/${archive}`;
   if (!expected) {
-    say(`  download: skipped, no SHA-256 pinned for ${archive} (pass --release-checksums <file> to allow it)`);
+    st.note(`  download: skipped, no SHA-256 pinned for ${archive} (pass --release-checksums <file> to allow it)`);
     return undefined;
   }
-  say(`  download: ${url}`);
+  st.note(`  download: ${url}`);
+  const end = st.begin(`${component}: downloading ${archive}`);
+  let ok = false;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sagewai-obs-dl-'));
   try {
     const file = path.join(tmp, archive);
@@ -128,17 +133,22 @@ async function downloadRelease(component: 'victoria-metrics' | 'victoria-logs', 
     if (tar.exitCode !== 0) throw new StepFailed(`unpacking ${archive} failed: ${tar.stderr.trim()}`);
     const bin = path.join(unpack, rel.binaryInArchive);
     if (!fs.existsSync(bin)) throw new StepFailed(`${archive} holds no ${rel.binaryInArchive}`);
-    return placeInCache(cacheDir, component, bin, { move: true });
+    const placed = placeInCache(cacheDir, component, bin, { move: true });
+    ok = true;
+    return placed;
   } finally {
+    end(ok ? { detail: `${component}: downloaded ${archive} (SHA-256 checked)` } : { ok: false });
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
 
 /** `go install pkg@version` into a temporary GOBIN; returns the built file. */
-async function goInstall(pkg: string, version: string, gobin: string, say: (l: string) => void): Promise<string> {
-  say(`  build: go install -trimpath ${pkg}@${version}`);
+async function goInstall(pkg: string, version: string, gobin: string, st: Steps): Promise<string> {
+  st.note(`  build: go install -trimpath ${pkg}@${version}`);
+  const end = st.begin(`building ${path.basename(pkg)} ${version} with go install (minutes when the Go cache is cold)`);
   // -trimpath: no path of the build machine may reach a binary, its panics or its own metric labels.
   const r = await execa('go', ['install', '-trimpath', `${pkg}@${version}`], { env: { GOBIN: gobin, GOFLAGS: process.env.GOFLAGS ?? '' }, reject: false, all: true });
+  end(r.exitCode === 0 ? { detail: `built ${path.basename(pkg)} ${version}` } : { ok: false });
   if (r.exitCode !== 0) {
     const tail = (r.all ?? '').trim().split('\n').slice(-3).join(' | ');
     throw new StepFailed(`go install ${pkg}@${version} failed: ${tail}`);
@@ -149,12 +159,12 @@ async function goInstall(pkg: string, version: string, gobin: string, say: (l: s
 }
 
 /** The collector builder, itself cached next to the binaries (it is only needed to build). */
-async function ensureBuilder(cacheDir: string, say: (l: string) => void): Promise<string> {
+async function ensureBuilder(cacheDir: string, st: Steps): Promise<string> {
   const dest = path.join(cacheDir, `${COLLECTOR_BUILDER.binary}-${COLLECTOR_BUILDER.version}`);
   if (fs.existsSync(dest) && fs.existsSync(`${dest}.sha256`) && fs.readFileSync(`${dest}.sha256`, 'utf8').startsWith(sha256File(dest))) return dest;
   const gobin = fs.mkdtempSync(path.join(os.tmpdir(), 'sagewai-obs-gobin-'));
   try {
-    const built = await goInstall(COLLECTOR_BUILDER.goPackage, COLLECTOR_BUILDER.version, gobin, say);
+    const built = await goInstall(COLLECTOR_BUILDER.goPackage, COLLECTOR_BUILDER.version, gobin, st);
     fs.mkdirSync(cacheDir, { recursive: true });
     const tmp = `${dest}.tmp-${process.pid}`;
     fs.copyFileSync(built, tmp);
@@ -167,22 +177,24 @@ async function ensureBuilder(cacheDir: string, say: (l: string) => void): Promis
   }
 }
 
-async function buildFromSource(component: ComponentName, cacheDir: string, say: (l: string) => void): Promise<string> {
+async function buildFromSource(component: ComponentName, cacheDir: string, st: Steps): Promise<string> {
   if (component !== 'collector') {
     const gobin = fs.mkdtempSync(path.join(os.tmpdir(), 'sagewai-obs-gobin-'));
     try {
-      const built = await goInstall(PINNED[component].goPackage, PINNED[component].version, gobin, say);
+      const built = await goInstall(PINNED[component].goPackage, PINNED[component].version, gobin, st);
       return placeInCache(cacheDir, component, built, { move: true });
     } finally {
       fs.rmSync(gobin, { recursive: true, force: true });
     }
   }
-  const builder = await ensureBuilder(cacheDir, say);
+  const builder = await ensureBuilder(cacheDir, st);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sagewai-obs-ocb-'));
   try {
     fs.copyFileSync(manifestPath(), path.join(work, 'manifest.yaml'));
-    say(`  build: ${path.basename(builder)} --config manifest.yaml (compiling the collector takes a few minutes cold)`);
+    st.note(`  build: ${path.basename(builder)} --config manifest.yaml`);
+    const end = st.begin('building the collector with the OpenTelemetry collector builder (a few minutes cold)');
     const r = await execa(builder, ['--config', 'manifest.yaml'], { cwd: work, reject: false, all: true });
+    end(r.exitCode === 0 ? { detail: `built the collector ${PINNED.collector.version}` } : { ok: false });
     if (r.exitCode !== 0) {
       const tail = (r.all ?? '').trim().split('\n').slice(-3).join(' | ');
       throw new StepFailed(`the collector builder failed: ${tail}`);
@@ -195,7 +207,8 @@ async function buildFromSource(component: ComponentName, cacheDir: string, say: 
   }
 }
 
-async function installOne(component: ComponentName, cacheDir: string, options: InstallOptions, say: (l: string) => void): Promise<InstalledComponent> {
+async function installOne(component: ComponentName, cacheDir: string, options: InstallOptions, st: Steps): Promise<InstalledComponent> {
+  const say = (line: string): void => st.note(line);
   const started = Date.now();
   const done = (p: string, source: InstallSource, changed: boolean): InstalledComponent => ({ component, version: PINNED[component].version, path: p, source, changed, ms: Date.now() - started });
 
@@ -222,7 +235,7 @@ async function installOne(component: ComponentName, cacheDir: string, options: I
   }
   if (component !== 'collector' && !options.noDownload) {
     try {
-      const file = await downloadRelease(component, cacheDir, options, say);
+      const file = await downloadRelease(component, cacheDir, options, st);
       if (file) return done(file, 'download', true);
     } catch (err) {
       if (!(err instanceof StepFailed)) throw err;
@@ -238,7 +251,7 @@ async function installOne(component: ComponentName, cacheDir: string, options: I
     ]);
   }
   try {
-    return done(await buildFromSource(component, cacheDir, say), 'build', true);
+    return done(await buildFromSource(component, cacheDir, st), 'build', true);
   } catch (err) {
     if (!(err instanceof StepFailed)) throw err;
     failures.push(`build: ${err.message}`);
@@ -256,7 +269,7 @@ async function installOne(component: ComponentName, cacheDir: string, options: I
  */
 export async function installStack(options: InstallOptions = {}): Promise<InstallResult> {
   const cacheDir = resolveCacheDir(options.cacheDir);
-  const say = options.onProgress ?? (() => undefined);
+  const st = options.steps ?? lineSteps(options.onProgress ?? (() => undefined));
   try {
     fs.mkdirSync(cacheDir, { recursive: true });
     fs.accessSync(cacheDir, fs.constants.W_OK);
@@ -264,6 +277,6 @@ export async function installStack(options: InstallOptions = {}): Promise<Instal
     throw new UserError(`cache directory ${cacheDir} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'sagewai-obs stack install --cache-dir <a directory you can write>');
   }
   const components: InstalledComponent[] = [];
-  for (const c of COMPONENTS) components.push(await installOne(c, cacheDir, options, say));
+  for (const c of COMPONENTS) components.push(await installOne(c, cacheDir, options, st));
   return { cacheDir, alreadyInstalled: components.every((c) => !c.changed), components };
 }

@@ -4,6 +4,7 @@ import { UserError } from '../errors.js';
 import { assetsDir } from '../paths.js';
 import { COMPONENTS, resolveCacheDir, resolveInstalledBinary, type ResolvedBinary } from './binaries.js';
 import { waitHealthy } from './health.js';
+import { lineSteps, type StepEnd, type Steps } from '../ui/progress.js';
 import { assertPortsFree, withDefaults, type Ports } from './ports.js';
 import { isOurProcess, spawnDaemon, stopPid, type SpawnedProcess } from './process.js';
 import {
@@ -27,6 +28,8 @@ export interface UpOptions {
   binaries?: Partial<Record<ComponentName, string | undefined>> | undefined;
   healthTimeoutMs?: number | undefined;
   onProgress?: ((line: string) => void) | undefined;
+  /** Steps with their elapsed time (a terminal renderer); without it, steps become onProgress lines. */
+  steps?: Steps | undefined;
 }
 
 export interface UpResult {
@@ -34,6 +37,8 @@ export interface UpResult {
   record: StackRecord;
   /** Milliseconds from spawn to a healthy answer, per component (empty when already running). */
   readyMs: Partial<Record<ComponentName, number>>;
+  /** Milliseconds from the start of `up` until VictoriaMetrics' first scrape of every target was up. */
+  scrapesUpMs?: number;
 }
 
 /** The ports the native runtime binds (Grafana is not started natively). */
@@ -118,7 +123,7 @@ export function liveComponents(record: StackRecord): ComponentName[] {
  */
 export async function upNative(options: UpOptions): Promise<UpResult> {
   const stateDir = path.resolve(options.stateDir);
-  const say = options.onProgress ?? (() => undefined);
+  const steps = options.steps ?? lineSteps(options.onProgress ?? (() => undefined));
   ensureWritableStateDir(stateDir);
 
   const existing = readStackRecord(stateDir);
@@ -151,17 +156,18 @@ export async function upNative(options: UpOptions): Promise<UpResult> {
     components: {} as Record<ComponentName, ComponentRecord>,
     ports,
   };
-  const spawned = {} as Record<ComponentName, { proc: SpawnedProcess; at: number }>;
+  const spawned = {} as Record<ComponentName, { proc: SpawnedProcess; at: number; end: (e?: StepEnd) => number }>;
   // VictoriaLogs first: the collector exports logs to it from its first batch.
   for (const c of ['victoria-logs', 'victoria-metrics', 'collector'] as const) {
     const dataDir = componentDataDir(stateDir, c);
     const logFile = componentLogFile(stateDir, c);
     fs.mkdirSync(dataDir, { recursive: true });
     fs.appendFileSync(logFile, `--- sagewai-obs up ${record.startedAt}: ${binaries[c].path}\n`);
-    say(`starting ${c} (${binaries[c].source}: ${binaries[c].path})`);
+    steps.note(`starting ${c} (${binaries[c].source}: ${binaries[c].path})`);
     const at = Date.now();
+    const end = steps.begin(`${c}: waiting for health`);
     const proc = spawnDaemon(binaries[c].path, commandLine(c, ports, dataDir), { logFile, cwd: dataDir, env });
-    spawned[c] = { proc, at };
+    spawned[c] = { proc, at, end };
     record.components[c] = { pid: proc.pid, logFile, dataDir, version: PINNED[c].version, binary: binaries[c].path };
     writeStackRecord(stateDir, record);
   }
@@ -170,7 +176,7 @@ export async function upNative(options: UpOptions): Promise<UpResult> {
   const timeoutMs = options.healthTimeoutMs ?? 60_000;
   const results = await Promise.allSettled(
     COMPONENTS.map(async (c) => {
-      const { proc, at } = spawned[c];
+      const { proc, at, end } = spawned[c];
       const ms = await waitHealthy(healthUrl(c, endpoints), {
         timeoutMs,
         startedAt: at,
@@ -178,9 +184,12 @@ export async function upNative(options: UpOptions): Promise<UpResult> {
           const ex = proc.exited();
           return ex ? `${c} exited (${ex.signal ?? `code ${ex.code}`}) before becoming healthy` : undefined;
         },
+      }).catch((err: unknown) => {
+        end({ ok: false, detail: `${c}: not healthy` });
+        throw err;
       });
       readyMs[c] = ms;
-      say(`${c} healthy after ${ms} ms`);
+      end({ detail: `${c} healthy` });
     }),
   );
   const failed = results.map((r, i) => ({ r, c: COMPONENTS[i] as ComponentName })).filter((x) => x.r.status === 'rejected');

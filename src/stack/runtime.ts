@@ -2,6 +2,9 @@ import path from 'node:path';
 import { dockerAvailable, downDocker, upDocker } from './docker.js';
 import { downNative, upNative, type DownResult, type UpOptions, type UpResult } from './native.js';
 import { readStackRecord } from './state.js';
+import { waitFirstScrapes } from './status.js';
+import { UserError } from '../errors.js';
+import { lineSteps } from '../ui/progress.js';
 
 export type Runtime = 'auto' | 'native' | 'docker';
 
@@ -11,12 +14,31 @@ export async function chooseRuntime(runtime: Runtime): Promise<'native' | 'docke
   return (await dockerAvailable()) ? 'docker' : 'native';
 }
 
+/**
+ * Starts the stack and returns once it can be read: every component healthy and VictoriaMetrics'
+ * first scrape of each target (the collector's exporter, its own telemetry, itself) up. Without
+ * that last wait, `status` or a query right after `up` saw no series for up to a scrape interval.
+ */
 export async function up(options: UpOptions & { runtime: Runtime }): Promise<UpResult & { runtime: 'native' | 'docker' }> {
+  const t0 = Date.now();
   // A stack already recorded decides the runtime, so `up` twice never starts a second one.
   const recorded = readStackRecord(path.resolve(options.stateDir))?.runtime;
   const runtime = recorded ?? (await chooseRuntime(options.runtime));
-  if (runtime === 'docker') return { runtime, ...(await upDocker(options)) };
-  return { runtime, ...(await upNative(options)) };
+  const result = runtime === 'docker' ? await upDocker(options) : await upNative(options);
+  const steps = options.steps ?? lineSteps(options.onProgress ?? (() => undefined));
+  const end = steps.begin('VictoriaMetrics: waiting for the first scrape of every target');
+  try {
+    await waitFirstScrapes(result.record.endpoints.vmUrl, { timeoutMs: options.healthTimeoutMs ?? 60_000 });
+  } catch (err) {
+    end({ ok: false, detail: 'VictoriaMetrics: first scrapes not up' });
+    throw new UserError(`the stack started but cannot be read yet: ${(err as Error).message}`, [
+      `sagewai-obs status --state-dir ${options.stateDir}`,
+      `read the logs in ${path.join(path.resolve(options.stateDir), 'logs')}`,
+      `sagewai-obs down --state-dir ${options.stateDir}`,
+    ]);
+  }
+  end({ detail: 'VictoriaMetrics: first scrape of every target up' });
+  return { runtime, ...result, scrapesUpMs: Date.now() - t0 };
 }
 
 export async function down(options: { stateDir: string; purge?: boolean | undefined; timeoutMs?: number | undefined }): Promise<DownResult & { runtime: 'native' | 'docker' | null }> {

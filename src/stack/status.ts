@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { COMPONENTS } from './binaries.js';
-import { probe } from './health.js';
+import { probe, vmForceFlush } from './health.js';
 import { healthUrl } from './native.js';
 import { isOurProcess } from './process.js';
 import { readStackRecord, type StackRecord } from './state.js';
@@ -53,6 +53,68 @@ export async function collectorScrapeStatus(vmUrl: string): Promise<ScrapeStatus
   } catch (err) {
     return { job: 'otel-collector', up: false, lastError: (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message };
   }
+}
+
+export interface ScrapeTarget {
+  job: string;
+  instance: string;
+  health: string;
+  lastError?: string;
+}
+
+/** Every active scrape target of VictoriaMetrics with its health ('up', 'down' or 'unknown' before its first scrape). */
+export async function scrapeTargets(vmUrl: string): Promise<ScrapeTarget[]> {
+  const res = await fetch(`${vmUrl}/api/v1/targets`, { signal: AbortSignal.timeout(2000) });
+  if (!res.ok) throw new Error(`VictoriaMetrics /api/v1/targets answered HTTP ${res.status}`);
+  const body = (await res.json()) as TargetsResponse;
+  return (body.data?.activeTargets ?? []).map((t) => ({
+    job: t.scrapePool ?? t.labels?.job ?? '',
+    instance: t.labels?.instance ?? '',
+    health: t.health ?? 'unknown',
+    ...(t.lastError ? { lastError: t.lastError } : {}),
+  }));
+}
+
+/** The scrape jobs of assets/victoria-metrics/scrape.yaml: the collector's exporter, its own telemetry, VictoriaMetrics itself. */
+export const SCRAPE_JOBS = ['otel-collector', 'otelcol-internal', 'victoria-metrics'] as const;
+
+/**
+ * Are the scrapes' own `up == 1` samples visible to queries? A fresh sample waits in
+ * VictoriaMetrics' in-memory buffer (seconds) unless flushed, so flush, then ask.
+ */
+async function upSeriesReadable(vmUrl: string, jobs: readonly string[]): Promise<boolean> {
+  await vmForceFlush(vmUrl).catch(() => undefined);
+  const res = await fetch(`${vmUrl}/api/v1/query?query=${encodeURIComponent('up == 1')}`, { signal: AbortSignal.timeout(2000) });
+  if (!res.ok) return false;
+  const body = (await res.json()) as { data?: { result?: { metric?: Record<string, string> }[] } };
+  const seen = new Set((body.data?.result ?? []).map((r) => r.metric?.job));
+  return jobs.every((j) => seen.has(j));
+}
+
+/**
+ * Waits until VictoriaMetrics has scraped every target once and each scrape was up, so the
+ * stack can be read as soon as `up` returns (`status` healthy, `up == 1` for every job, and
+ * those samples already answer queries).
+ * Resolves the milliseconds waited; throws with each target that is not up after timeoutMs.
+ */
+export async function waitFirstScrapes(vmUrl: string, options: { timeoutMs: number; jobs?: readonly string[]; pollMs?: number }): Promise<number> {
+  const start = Date.now();
+  const jobs = options.jobs ?? SCRAPE_JOBS;
+  let pending = 'no answer from /api/v1/targets yet';
+  while (Date.now() - start < options.timeoutMs) {
+    try {
+      const targets = await scrapeTargets(vmUrl);
+      const missing = jobs.filter((j) => !targets.some((t) => t.job === j));
+      const notUp = targets.filter((t) => t.health !== 'up');
+      if (missing.length === 0 && notUp.length === 0 && (await upSeriesReadable(vmUrl, jobs))) return Date.now() - start;
+      if (missing.length === 0 && notUp.length === 0) pending = 'targets up; waiting for their up samples to become queryable';
+      pending = [...missing.map((j) => `${j}: no target`), ...notUp.map((t) => `${t.job} (${t.instance}): ${t.lastError ?? (t.health === 'unknown' ? 'not scraped yet' : t.health)}`)].join('; ');
+    } catch (err) {
+      pending = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, options.pollMs ?? 200));
+  }
+  throw new Error(`VictoriaMetrics' first scrapes are not all up after ${Math.round(options.timeoutMs / 1000)} s: ${pending}`);
 }
 
 /** Health of each recorded component and of VictoriaMetrics' scrape of the collector. */

@@ -11,6 +11,7 @@ import type { HudModel } from '../hud/model.js';
 import type { HudSources } from '../hud/sources.js';
 import { HudFrame } from './components/hud-frame.js';
 import { HudApp } from './hud-app.js';
+import { colorEnabled } from '../ui/color.js';
 import type { PanelId } from './panels.js';
 
 export type { PanelId } from './panels.js';
@@ -64,7 +65,7 @@ export async function renderHud(opts: HudOptions): Promise<{ model: HudModel | n
     const interactive = !opts.once && stdout.isTTY === true && stdin.isTTY === true;
     if (!interactive) {
       const model = await collectModel(opts.sources, { project: opts.project, previous: null });
-      const color = stdout.isTTY === true && !process.env.NO_COLOR;
+      const color = colorEnabled({ stream: stdout });
       // Not a terminal: no size to follow, so COLUMNS/LINES if set, else a 120×40 frame.
       const columns = stdout.columns || Number(process.env.COLUMNS) || 120;
       const rows = stdout.rows || Number(process.env.LINES) || 40;
@@ -74,7 +75,7 @@ export async function renderHud(opts: HudOptions): Promise<{ model: HudModel | n
     }
     stdout.write(ENTER_ALT_SCREEN);
     try {
-      const app = render(<HudApp sources={opts.sources} project={opts.project} refreshMs={opts.refreshMs} color={!process.env.NO_COLOR} />, {
+      const app = render(<HudApp sources={opts.sources} project={opts.project} refreshMs={opts.refreshMs} color={colorEnabled({ stream: stdout })} />, {
         stdout,
         stdin,
         exitOnCtrlC: false,

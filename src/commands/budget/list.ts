@@ -12,8 +12,8 @@ export default class BudgetList extends BaseCommand<typeof BudgetList> {
     const client = backendClientFromFlags(this.flags);
     try {
       const items = await client.listBudgets(this.flags.project);
-      if (this.flags.json) this.printJson({ items });
-      else if (items.length === 0) this.printLine('no budgets set');
+      if (this.jsonEnabled()) return { items };
+      if (items.length === 0) this.printLine('no budgets set');
       else {
         const t = new Table({ head: ['project', 'scope', 'subject', 'window', 'limit USD', 'action', 'fallback'] });
         for (const b of items) t.push([b.project, b.scope, b.subject, b.window, b.limit_usd.toFixed(2), b.action, b.fallback_model ?? '']);

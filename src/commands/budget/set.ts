@@ -36,8 +36,7 @@ export default class BudgetSet extends BaseCommand<typeof BudgetSet> {
         action: f.action as 'warn',
         ...(f['fallback-model'] ? { fallback_model: f['fallback-model'] } : {}),
       });
-      if (f.json) this.printJson(row);
-      else this.printLine(`${row.project}: ${row.scope} ${row.subject} ${row.window} cap $${row.limit_usd} → ${row.action}${row.fallback_model ? ` (fallback ${row.fallback_model})` : ''}`);
+      if (!this.jsonEnabled()) this.printLine(`${row.project}: ${row.scope} ${row.subject} ${row.window} cap $${row.limit_usd} → ${row.action}${row.fallback_model ? ` (fallback ${row.fallback_model})` : ''}`);
       return row;
     } catch (err) {
       throw toCliError(err, client.baseUrl);

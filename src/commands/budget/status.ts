@@ -19,8 +19,8 @@ export default class BudgetStatus extends BaseCommand<typeof BudgetStatus> {
     const client = backendClientFromFlags(f);
     try {
       const items = await client.budgetStatus(f.project, { ...(f.scope ? { scope: f.scope as 'user' } : {}), ...(f.subject ? { subject: f.subject } : {}) });
-      if (f.json) this.printJson({ items });
-      else if (items.length === 0) this.printLine('no budgets set');
+      if (this.jsonEnabled()) return { items };
+      if (items.length === 0) this.printLine('no budgets set');
       else {
         const t = new Table({ head: ['project', 'scope', 'subject', 'window', 'spent USD', 'limit USD', 'use', 'action', 'state', 'resets'] });
         for (const b of items) t.push([b.project, b.scope, b.subject, b.window, b.spent_usd.toFixed(4), b.limit_usd.toFixed(2), `${(b.utilization * 100).toFixed(1)}%`, b.action, b.state, b.resets_at]);

@@ -28,8 +28,7 @@ export default class DashboardExport extends BaseCommand<typeof DashboardExport>
       const unchanged = fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text;
       if (!unchanged) fs.writeFileSync(file, text);
       const result = { file, uid: DASHBOARD_UID, bytes: Buffer.byteLength(text), changed: !unchanged };
-      if (this.flags.json) this.printJson(result);
-      else this.printLine(`${unchanged ? 'unchanged' : 'wrote'} ${file} (uid ${DASHBOARD_UID})`);
+      if (!this.jsonEnabled()) this.printLine(`${unchanged ? 'unchanged' : 'wrote'} ${file} (uid ${DASHBOARD_UID})`);
       return result;
     } catch (err) {
       throw new UserError(`cannot write ${file}: ${(err as Error).message}`, 'pass --out with a writable path');

@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../base-command.js';
 import { installStack, parseChecksumsFile } from '../../stack/install.js';
 import { validators } from '../../settings.js';
+import { createStepRenderer, silentSteps } from '../../ui/progress.js';
 
 export default class StackInstall extends BaseCommand<typeof StackInstall> {
   static override summary = 'Obtain the pinned collector, VictoriaMetrics and VictoriaLogs binaries into the cache';
@@ -23,6 +24,7 @@ export default class StackInstall extends BaseCommand<typeof StackInstall> {
 
   public async run(): Promise<unknown> {
     const f = this.flags;
+    const steps = this.jsonEnabled() ? silentSteps : createStepRenderer();
     const result = await installStack({
       cacheDir: f['cache-dir'],
       force: f.force,
@@ -31,10 +33,10 @@ export default class StackInstall extends BaseCommand<typeof StackInstall> {
       checksums: f['release-checksums'] ? parseChecksumsFile(f['release-checksums']) : undefined,
       noDownload: f['no-download'],
       skipPath: f['no-path'],
-      onProgress: (line) => this.progress(line),
-    });
-    if (f.json) this.printJson(result);
-    else if (result.alreadyInstalled) this.printLine(`already installed in ${result.cacheDir}; nothing to do`);
+      steps,
+    }).finally(() => steps.stop());
+    if (this.jsonEnabled()) return result;
+    if (result.alreadyInstalled) this.printLine(`already installed in ${result.cacheDir}; nothing to do`);
     else {
       for (const c of result.components) this.printLine(`${c.component} ${c.version}: ${c.changed ? `installed from ${c.source}` : 'already installed'} (${(c.ms / 1000).toFixed(1)} s) → ${c.path}`);
     }
