@@ -30,8 +30,9 @@ export default class Provider extends BaseCommand<typeof Provider> {
       throw err;
     });
     const result = { url: running.url, port: running.port, seed: f.seed };
-    // One line either way, so a parent process can read the URL as soon as it is ready.
-    if (f.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+    // One line either way, so a parent process can read the URL as soon as it is ready. The command
+    // runs until stopped, so under --json that line is its result; nothing more is printed at exit.
+    if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify(result)}\n`);
     else this.printLine(`simulated OpenAI-compatible provider on ${running.url}`);
     this.progress(`set OPENAI_BASE_URL=${running.url} in your app (Ctrl-C or SIGTERM to stop)`);
     await new Promise<void>((resolve) => {
@@ -43,6 +44,6 @@ export default class Provider extends BaseCommand<typeof Provider> {
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
     });
-    return { ...result, calls: running.calls().length };
+    return this.jsonEnabled() ? undefined : { ...result, calls: running.calls().length };
   }
 }

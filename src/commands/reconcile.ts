@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.js';
+import { colorEnabled } from '../ui/color.js';
 import { PriceBook } from '../backend/pricebook.js';
 import { endpointFlags, projectFlag, resolveEndpoints } from '../clients/endpoints.js';
 import { VictoriaMetricsClient } from '../clients/victoria-metrics.js';
@@ -8,7 +9,6 @@ import { CheckFailedError, UserError } from '../errors.js';
 import { reconcileCsv, reconcileTable } from '../finance/format.js';
 import { parseInvoice, type InvoiceProvider } from '../finance/invoice.js';
 import { reconcileInvoice } from '../finance/reconcile-invoice.js';
-import { useColour } from '../report/format.js';
 
 export default class Reconcile extends BaseCommand<typeof Reconcile> {
   static override summary = "Compare a provider's usage or cost export with sagewai-obs, day × model";
@@ -46,15 +46,16 @@ export default class Reconcile extends BaseCommand<typeof Reconcile> {
     const invoice = parseInvoice(f.invoice, text, f.provider as InvoiceProvider | undefined);
     const vm = new VictoriaMetricsClient(resolveEndpoints(f).vmUrl);
     const result = await reconcileInvoice(vm, { invoice, priceBook: PriceBook.load(), toleranceUsd, toleranceTokens: f['tolerance-tokens'], project: f.project });
-    const format = f.json ? 'json' : f.format;
+    const format = this.jsonEnabled() ? 'json' : f.format;
     const failed = result.differing > 0 ? new CheckFailedError(`${result.differing} day × model cell${result.differing === 1 ? '' : 's'} differ from the invoice beyond the tolerance`, result) : undefined;
     // Under --json a failure prints {error, result} once, from the base command.
     if (format === 'json') {
       if (failed) throw failed;
-      this.printJson(result);
+      if (this.jsonEnabled()) return result;
+      this.logJson(result);
     }
     else if (format === 'csv') process.stdout.write(reconcileCsv(result));
-    else this.printLine(reconcileTable(result, useColour(), f.all));
+    else this.printLine(reconcileTable(result, colorEnabled(), f.all));
     if (failed) throw failed;
     return result;
   }

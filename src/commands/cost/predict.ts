@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../base-command.js';
+import { colorEnabled } from '../../ui/color.js';
 import { PriceBook } from '../../backend/pricebook.js';
 import { endpointFlags, projectFlag, resolveEndpoints } from '../../clients/endpoints.js';
 import { VictoriaMetricsClient } from '../../clients/victoria-metrics.js';
@@ -7,7 +8,6 @@ import { UserError } from '../../errors.js';
 import { predictTable } from '../../finance/format.js';
 import { loadPriceBookFile, predictCost } from '../../finance/predict.js';
 import { resolveWindow } from '../../report/cost.js';
-import { useColour } from '../../report/format.js';
 import { windowFlags } from '../../window-flags.js';
 
 export default class CostPredict extends BaseCommand<typeof CostPredict> {
@@ -32,8 +32,7 @@ export default class CostPredict extends BaseCommand<typeof CostPredict> {
     const book = f['price-book'] !== undefined ? loadPriceBookFile(f['price-book']) : PriceBook.load();
     const vm = new VictoriaMetricsClient(resolveEndpoints(f).vmUrl);
     const result = await predictCost(vm, { window, project: f.project, asModel: f['as-model'], book, bookFile: f['price-book'] });
-    if (f.json) this.printJson(result);
-    else this.printLine(predictTable(result, useColour()));
+    if (!this.jsonEnabled()) this.printLine(predictTable(result, colorEnabled()));
     return result;
   }
 }

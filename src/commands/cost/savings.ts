@@ -1,11 +1,11 @@
 import { BaseCommand } from '../../base-command.js';
+import { colorEnabled } from '../../ui/color.js';
 import { PriceBook } from '../../backend/pricebook.js';
 import { endpointFlags, projectFlag, resolveEndpoints } from '../../clients/endpoints.js';
 import { VictoriaMetricsClient } from '../../clients/victoria-metrics.js';
 import { savingsTable } from '../../finance/format.js';
 import { cacheSavings } from '../../finance/predict.js';
 import { resolveWindow } from '../../report/cost.js';
-import { useColour } from '../../report/format.js';
 import { windowFlags } from '../../window-flags.js';
 
 export default class CostSavings extends BaseCommand<typeof CostSavings> {
@@ -23,8 +23,7 @@ export default class CostSavings extends BaseCommand<typeof CostSavings> {
     const window = resolveWindow({ since: f.since, from: f.from, to: f.to });
     const vm = new VictoriaMetricsClient(resolveEndpoints(f).vmUrl);
     const result = await cacheSavings(vm, { window, project: f.project, book: PriceBook.load() });
-    if (f.json) this.printJson(result);
-    else this.printLine(savingsTable(result, useColour()));
+    if (!this.jsonEnabled()) this.printLine(savingsTable(result, colorEnabled()));
     return result;
   }
 }
