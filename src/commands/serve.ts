@@ -57,6 +57,7 @@ export default class Serve extends BaseCommand<typeof Serve> {
     // One line either way, so a parent process can read the URL as soon as it is ready.
     if (this.flags.json) process.stdout.write(`${JSON.stringify(result)}\n`);
     else this.printLine(`sagewai-admin listening on ${handle.url}`);
+    if (handle.staleLockOf) this.progress(`took over the data dir's lock from PID ${handle.staleLockOf.pid}, which is no longer running`);
     this.progress(`data: ${handle.dataDir}  telemetry: ${handle.telemetryEnabled ? 'on' : 'off'}  (Ctrl-C or SIGTERM to stop)`);
     await new Promise<void>((resolve) => {
       const stop = (): void => {
