@@ -80,7 +80,10 @@ beforeAll(async () => {
     throw new Error('the CLI is not built; run `npm run build` first');
   }
   fs.mkdirSync(outside, { recursive: true });
-  const npmEnv = { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' };
+  // Under `npm test`, npm's own lifecycle variables (the clone's package, its prefix) are in the
+  // environment; the install below must not inherit them. The user's npm settings (registry, cache) stay.
+  const npmEnv: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_(package_|lifecycle_|config_(local_prefix|prefix|global_prefix|global)$)/i.test(k)));
+  Object.assign(npmEnv, { npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' });
   const pack = await exec('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: root, env: npmEnv });
   expect(pack.code, pack.stderr).toBe(0);
   packed = (JSON.parse(pack.stdout) as (typeof packed)[])[0] as typeof packed;
