@@ -8,14 +8,12 @@ import { startTestBackend, type TestBackend } from './helpers/backend.js';
 import { bootstrap } from './helpers/fault.js';
 
 // Fault 5 of docs/faults.md: 50 concurrent calls against a stop cap with room for exactly
-// three, first against one process, then split over two `serve` processes sharing one data
-// directory (the reservation is a BEGIN IMMEDIATE transaction in SQLite, so the second process
-// waits for the first instead of reading a stale spend).
+// three; then the same race while a second `serve` is started on the same data directory, which
+// the data-dir lock refuses (its start-up recovery would otherwise run over the first process's
+// open reservations).
 let dataDir: string;
 let a: TestBackend;
-let b: TestBackend;
 let ca: BackendClient;
-let cb: BackendClient;
 let costNusd: number;
 
 const MODEL = 'gpt-4o';
@@ -33,16 +31,10 @@ beforeAll(async () => {
   await bootstrap(ca, ['calib', 'race-one', 'race-two'].map((p) => ({ project: p, agent: 'bot', model: MODEL })), { max_output_tokens: TOKENS.output_tokens });
   const calib = await ca.run('calib', { agent_name: 'bot', message: 'price one call', simulate: TOKENS });
   costNusd = calib.usage?.cost_nusd as number;
-  // The second process opens the same database after setup (its startup recovery runs now,
-  // not during the race).
-  b = await startTestBackend({ dataDir });
-  cb = new BackendClient({ baseUrl: b.url, token: b.operatorToken, timeoutMs: 30_000, connections: 64 });
 });
 
 afterAll(async () => {
   await ca?.close();
-  await cb?.close();
-  await b?.stop();
   await a?.stop();
   if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
 });
@@ -84,14 +76,25 @@ describe('budget race at a stop cap with room for three calls', () => {
     expect(r.openReservations).toBe(0);
   });
 
-  it('5b. two processes on one data directory: 50 concurrent calls split over both → exactly 3 succeed, overshoot $0', async () => {
-    const r = await race('race-two', [ca, cb]);
-    log(`budget race, two processes: ${JSON.stringify(Object.fromEntries(r.statuses))}; spent $${r.spentNusd / 1e9} of $${r.limitNusd / 1e9}; overshoot $${Math.max(0, r.spentNusd - r.limitNusd) / 1e9}`);
+  it('5b. a second serve on the same data dir during the race is refused (exit 2, names the PID); the race is untouched', async () => {
+    const racing = race('race-two', [ca]);
+    const second = await startTestBackend({ dataDir, env: { SAGEWAI_OBS_LATENCY_SCALE: '0' } }).then(
+      async (b) => {
+        await b.stop();
+        return 'started';
+      },
+      (err: Error) => err.message,
+    );
+    expect(second).toMatch(/exited \(code 2\)/);
+    expect(second).toContain(`in use by another sagewai-obs serve (PID ${a.pid}`);
+    expect(second).toContain(`Try this: kill ${a.pid}`);
+    const r = await racing;
+    log(`budget race, second serve refused: ${JSON.stringify(Object.fromEntries(r.statuses))}; spent $${r.spentNusd / 1e9} of $${r.limitNusd / 1e9}; overshoot $${Math.max(0, r.spentNusd - r.limitNusd) / 1e9}`);
     expect(Object.fromEntries(r.statuses)).toEqual({ completed: 3, '402': 47 });
     expect(r.spentNusd).toBe(3 * costNusd);
     expect(Math.max(0, r.spentNusd - r.limitNusd)).toBe(0);
     expect(r.openReservations).toBe(0);
-    // Every call left a run row (3 completed, 47 denied), whichever process took it.
+    // Every call left a run row (3 completed, 47 denied): nothing was recovered away.
     const runs = await ca.listRuns({ project: 'race-two', limit: 100 });
     expect(runs.items.map((x) => x.status).sort()).toEqual([...Array(3).fill('completed'), ...Array(47).fill('denied')].sort());
   });

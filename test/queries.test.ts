@@ -79,7 +79,7 @@ describe('renderExpr', () => {
 });
 
 describe('docs/queries.md', () => {
-  it('is the catalog as generated (run `sagewai-obs dashboard export --docs docs/queries.md`)', async () => {
+  it('is the catalog as generated (run `npm run dashboard`)', async () => {
     const { catalogMarkdown } = await import('../src/queries/docs.js');
     expect(fs.readFileSync(path.join(import.meta.dirname, '..', 'docs', 'queries.md'), 'utf8')).toBe(catalogMarkdown());
   });

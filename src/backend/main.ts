@@ -1,13 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { acquireDataDirLock, type LockOwner } from './data-dir-lock.js';
 import { PriceBook } from './pricebook.js';
 import type { FailureRates } from './provider.js';
 import { openStore } from './store.js';
 import { startTelemetry } from './telemetry.js';
 
 /**
- * `serve` as a library call: open the store, start telemetry (before any instrument exists),
- * start the HTTP server, record <state>/backend.json; stop() drains, flushes and cleans up.
+ * `serve` as a library call: take the data dir's lock (one serve per data dir, see
+ * data-dir-lock.ts), open the store, start telemetry (before any instrument exists), start the
+ * HTTP server, record <state>/backend.json; stop() drains, flushes, cleans up and releases the lock.
  */
 export interface ServeOptions {
   host: string;
@@ -36,11 +38,21 @@ export interface ServeHandle {
   dataDir: string;
   record: BackendRecord;
   telemetryEnabled: boolean;
+  /** Set when the data dir's lock was left by a serve that is gone (killed), and was taken over. */
+  staleLockOf?: LockOwner;
   stop(): Promise<void>;
 }
 
 export async function serveBackend(o: ServeOptions): Promise<ServeHandle> {
-  const store = openStore(o.dataDir);
+  // Before the store opens: its start-up recovery must never run over another serve's open runs.
+  const lock = acquireDataDirLock(o.dataDir);
+  let store;
+  try {
+    store = openStore(o.dataDir);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const telemetry = startTelemetry({ serviceVersion: o.version, instanceId: store.instanceId, enabled: o.telemetry });
   // Imported only now: instruments bind to whichever meter provider is global at import time.
   const { startBackend } = await import('./server.js');
@@ -63,6 +75,7 @@ export async function serveBackend(o: ServeOptions): Promise<ServeHandle> {
   } catch (err) {
     await telemetry.shutdown();
     store.db.close();
+    lock.release();
     throw err;
   }
   const record: BackendRecord = { url: backend.url, pid: process.pid, dataDir: path.resolve(o.dataDir), startedAt: new Date().toISOString() };
@@ -78,6 +91,7 @@ export async function serveBackend(o: ServeOptions): Promise<ServeHandle> {
     dataDir: record.dataDir,
     record,
     telemetryEnabled: telemetry.enabled,
+    ...(lock.tookOver ? { staleLockOf: lock.tookOver } : {}),
     stop: () =>
       (stopping ??= (async () => {
         await backend.close();
@@ -89,6 +103,7 @@ export async function serveBackend(o: ServeOptions): Promise<ServeHandle> {
         }
         await telemetry.shutdown();
         store.db.close();
+        lock.release();
       })()),
   };
 }

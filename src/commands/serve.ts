@@ -58,6 +58,7 @@ export default class Serve extends BaseCommand<typeof Serve> {
     // runs until stopped, so under --json that line is its result; nothing more is printed at exit.
     if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify(result)}\n`);
     else this.printLine(`sagewai-admin listening on ${handle.url}`);
+    if (handle.staleLockOf) this.progress(`took over the data dir's lock from PID ${handle.staleLockOf.pid}, which is no longer running`);
     this.progress(`data: ${handle.dataDir}  telemetry: ${handle.telemetryEnabled ? 'on' : 'off'}  (Ctrl-C or SIGTERM to stop)`);
     await new Promise<void>((resolve) => {
       const stop = (): void => {
