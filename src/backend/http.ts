@@ -97,6 +97,7 @@ export function intParam(raw: string | null, dflt: number, min: number, max: num
 export function timeParam(raw: string | null, dflt: number, name: string): number {
   if (raw === null || raw === '') return dflt;
   const n = /^\d+$/.test(raw) ? Number(raw) * (raw.length <= 10 ? 1000 : 1) : Date.parse(raw);
-  if (!Number.isFinite(n)) throw new HttpError(400, 'invalid_query', `${name} must be an ISO-8601 time or epoch seconds`);
+  // Beyond ±8.64e15 ms a Date has no ISO form; answering it would be a 500.
+  if (!Number.isFinite(n) || Math.abs(n) > 8.64e15) throw new HttpError(400, 'invalid_query', `${name} must be an ISO-8601 time or epoch seconds`);
   return n;
 }

@@ -64,6 +64,8 @@ function convert(t: z.ZodTypeAny): JsonSchema {
     }
     case 'ZodRecord':
       return { type: 'object', additionalProperties: toJsonSchema(def.valueType as z.ZodTypeAny) };
+    case 'ZodUnion':
+      return { anyOf: (def.options as z.ZodTypeAny[]).map(toJsonSchema) };
     case 'ZodUnknown':
     case 'ZodAny':
       return {};
