@@ -1,6 +1,6 @@
 import { Pool } from 'undici';
 import type { z } from 'zod';
-import type { Agent, ApiErrorBody, BudgetLimit, BudgetScope, BudgetStatus, CostReport, FleetTask, FleetWorker, HealthSummary, LiveState, Project, RegisteredWorker, RunFinished, RunList, User } from '../contract/index.js';
+import type { Agent, ApiErrorBody, BudgetLimit, BudgetScope, BudgetStatus, BudgetWindow, CostReport, FleetTask, FleetWorker, HealthSummary, LiveState, Project, RegisteredWorker, RunFinished, RunList, User } from '../contract/index.js';
 import type { requests, responses } from '../contract/index.js';
 import { UserError, describeCause } from '../errors.js';
 import { resolveEndpoints, type EndpointFlagValues } from './endpoints.js';
@@ -317,6 +317,21 @@ export class BackendClient {
   }
   setBudget(project: string, limit: BudgetLimitInput): Promise<BudgetLimit> {
     return this.json('POST', '/api/v1/budget/limits', { body: limit, project });
+  }
+  /** Deletes one limit of the project by id (404 BackendApiError when there is none). */
+  async deleteBudget(project: string, id: string): Promise<void> {
+    await this.request('DELETE', `/api/v1/budget/limits/${encodeURIComponent(id)}`, { project });
+  }
+  /**
+   * Deletes the project's limit with this id, or with this scope, subject and window (the key
+   * `setBudget` replaces on); returns the limit deleted, undefined when none matched.
+   */
+  async deleteBudgetMatching(project: string, which: { id?: string | undefined; scope?: BudgetScope | undefined; subject?: string | undefined; window?: BudgetWindow | undefined }): Promise<BudgetLimit | undefined> {
+    const subject = which.scope === 'project' || which.scope === undefined ? (which.subject ?? project) : which.subject;
+    const row = (await this.listBudgets(project)).find((b) => b.project === project && (which.id !== undefined ? b.id === which.id : b.scope === (which.scope ?? 'project') && b.subject === subject && b.window === (which.window ?? 'daily')));
+    if (!row) return undefined;
+    await this.deleteBudget(project, row.id);
+    return row;
   }
   async budgetStatus(project?: string, filter: { scope?: BudgetScope; subject?: string } = {}): Promise<BudgetStatus[]> {
     const path = filter.scope ? `/api/v1/budget/status/${filter.scope}${filter.subject ? `/${encodeURIComponent(filter.subject)}` : ''}` : '/api/v1/budget/status';
