@@ -5,7 +5,7 @@ import type * as res from '../../contract/responses.js';
 import { audit } from '../audit.js';
 import { windowEnd, windowStart, type BudgetRow, type Scope, type Subjects, type ThresholdCrossing } from '../budgets.js';
 import { HttpError, notFound, validate } from '../http.js';
-import { actor, bind, type RouteBinding } from '../routing.js';
+import { actor, bind, type Ctx, type RouteBinding } from '../routing.js';
 import * as sc from '../semconv.js';
 import type { Awaitable } from '../store.js';
 import { iso, type Tenancy } from './projects.js';
@@ -64,7 +64,7 @@ export class BudgetLimits {
 
   routes(tenancy: Tenancy): RouteBinding[] {
     const ops = operations;
-    const status = async (ctx: Parameters<RouteBinding['handler']>[0]) => {
+    const status = async (ctx: Ctx) => {
       const scope = ctx.params.scope;
       if (scope !== undefined && !['project', 'team', 'user'].includes(scope)) throw notFound(`budget scope ${scope}`);
       return { status: 200 as const, body: { items: await this.status(await tenancy.optional(ctx), scope as Scope | undefined, ctx.params.subject) } };

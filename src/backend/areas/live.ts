@@ -9,9 +9,11 @@ import type { Tenancy } from './projects.js';
 import type { Runs } from './runs.js';
 
 /** What is happening now: the HUD's live view and the public health summary. */
+type OpenTask = { id: string; project: string; pool: string; worker_id: string | null; status: string; claimed_at: number | null; created_at: number };
+
 export interface LiveStore {
-  /** Claimed tasks, then up to `queuedLimit` queued ones. */
-  tasksInFlight(project: string | undefined, queuedLimit: number): Awaitable<{ claimed: Array<{ id: string; project: string; pool: string; worker_id: string | null; status: string; claimed_at: number | null; created_at: number }>; queued: Array<{ id: string; project: string; pool: string; status: string; created_at: number }> }>;
+  /** Every claimed task, and up to `queuedLimit` queued ones. */
+  tasksInFlight(project: string | undefined, queuedLimit: number): Awaitable<{ claimed: OpenTask[]; queued: OpenTask[] }>;
   counts(): Awaitable<{ projects: number; agents: number; runs: number; workers_online: number; tasks_queued: number }>;
   /** The database answers (readiness). */
   ping(): Awaitable<void>;
@@ -19,8 +21,8 @@ export interface LiveStore {
 
 export class SqliteLiveStore implements LiveStore {
   constructor(private readonly sql: Prepare) {}
-  tasksInFlight(project: string | undefined, queuedLimit: number): ReturnType<LiveStore['tasksInFlight']> & object {
-    type T = { id: string; project: string; pool: string; worker_id: string | null; status: string; claimed_at: number | null; created_at: number };
+  tasksInFlight(project: string | undefined, queuedLimit: number): { claimed: OpenTask[]; queued: OpenTask[] } {
+    type T = OpenTask;
     const claimed = project ? this.sql<[string], T>("SELECT * FROM tasks WHERE status = 'claimed' AND project = ?").all(project) : this.sql<[], T>("SELECT * FROM tasks WHERE status = 'claimed'").all();
     const queued = project ? this.sql<[string, number], T>("SELECT * FROM tasks WHERE status = 'queued' AND project = ? LIMIT ?").all(project, queuedLimit) : this.sql<[number], T>("SELECT * FROM tasks WHERE status = 'queued' LIMIT ?").all(queuedLimit);
     return { claimed, queued };
