@@ -9,7 +9,8 @@ import * as res from './responses.js';
  * client and the HUD import the same schemas' types, and the conformance test drives every entry.
  *
  * Answers every operation of a kind shares are not repeated here: `responsesOf(op)` adds 401/403/
- * 503 from `auth`, 400/413/415/422 from `body`, 400 from `query`, 400/404 from `tenant`.
+ * 503 from `auth`, 400/413/415/422 from `body`, 400/404 from `tenant`. A query parameter the
+ * handler can refuse is listed as the operation's own 400.
  */
 export type Method = 'GET' | 'POST' | 'DELETE';
 export type Area = 'meta' | 'auth' | 'projects' | 'agents' | 'runs' | 'fleet' | 'budgets' | 'analytics' | 'live';
@@ -94,7 +95,7 @@ export const operations = {
     },
   }),
   testProvider: op({ id: 'testProvider', method: 'POST', path: '/api/v1/providers/test', area: 'runs', auth: 'user', tenant: 'optional', summary: 'Check the (simulated) provider for a model; audited as provider.test.success|failed', body: req.providerTestBody, responses: { 200: json('The check (ok false when the provider failed)', res.providerTest) } }),
-  listRuns: op({ id: 'listRuns', method: 'GET', path: '/admin/runs', area: 'runs', auth: 'user', tenant: 'optional', summary: 'Runs, newest first: ?agent_name&status&limit&offset', query: req.runsQuery, responses: { 200: json('A page of runs', res.runList) } }),
+  listRuns: op({ id: 'listRuns', method: 'GET', path: '/admin/runs', area: 'runs', auth: 'user', tenant: 'optional', summary: 'Runs, newest first: ?agent_name&status&limit&offset', query: req.runsQuery, responses: { 200: json('A page of runs', res.runList), 400: err('limit or offset is not a whole number in range') } }),
 
   registerWorker: op({ id: 'registerWorker', method: 'POST', path: '/api/v1/fleet/register', area: 'fleet', auth: 'user', tenant: 'required', summary: 'Register a worker in the X-Project-ID project', body: req.registerBody, responses: { 201: json('The worker and its secret (shown once)', res.registeredWorker) } }),
   heartbeat: op({ id: 'heartbeat', method: 'POST', path: '/api/v1/fleet/heartbeat', area: 'fleet', auth: 'worker', tenant: 'none', summary: 'Worker heartbeat', body: req.heartbeatBody, responses: { 200: json('Recorded', res.heartbeat) } }),
@@ -105,7 +106,7 @@ export const operations = {
   listWorkers: op({ id: 'listWorkers', method: 'GET', path: '/api/v1/fleet/workers', area: 'fleet', auth: 'user', tenant: 'optional', summary: 'Workers', query: req.tenantQuery, responses: { 200: json('Workers', res.workerList) } }),
 
   health: op({ id: 'health', method: 'GET', path: '/api/v1/health/summary', area: 'meta', auth: 'none', tenant: 'none', summary: 'Public health summary', responses: { 200: json('Health and counts', res.health) } }),
-  costs: op({ id: 'costs', method: 'GET', path: '/api/v1/analytics/costs', area: 'analytics', auth: 'user', tenant: 'optional', summary: 'Cost totals from the ledger: ?from&to (ISO) &group_by=project,model,agent,provider,token_type', query: req.costsQuery, responses: { 200: json('Totals and groups', res.costReport) } }),
+  costs: op({ id: 'costs', method: 'GET', path: '/api/v1/analytics/costs', area: 'analytics', auth: 'user', tenant: 'optional', summary: 'Cost totals from the ledger: ?from&to (ISO) &group_by=project,model,agent,provider,token_type', query: req.costsQuery, responses: { 200: json('Totals and groups', res.costReport), 400: err('from/to not a time, `to` before `from`, or an unknown group_by key') } }),
   live: op({ id: 'live', method: 'GET', path: '/api/v1/live', area: 'live', auth: 'user', tenant: 'optional', summary: 'Live state for the HUD: agents, runs and tasks in flight, workers', query: req.tenantQuery, responses: { 200: json('Live state', res.liveState) } }),
 
   listBudgets: op({ id: 'listBudgets', method: 'GET', path: '/api/v1/budget/limits', area: 'budgets', auth: 'user', tenant: 'optional', summary: 'Budget limits', query: req.tenantQuery, responses: { 200: json('Limits', res.budgetLimitList) } }),
@@ -140,7 +141,6 @@ export function responsesOf(o: Operation): Record<number, ResponseSpec> {
     add(415, err('the body is not application/json'));
     add(422, err('the body does not match the schema (error.issues lists each problem)'));
   }
-  if (o.query) add(400, err('a query parameter is out of range or malformed'));
   if (o.tenant === 'required') {
     add(400, err('the X-Project-ID header is missing'));
     add(404, notFound('project'));
