@@ -29,7 +29,7 @@ interface OperationDoc {
   parameters?: Parameter[];
   requestBody?: { content: { 'application/json': { schema: Schema } } };
   security: Array<Record<string, string[]>>;
-  responses: Record<string, { content?: Record<string, { schema: Schema; 'x-events'?: Record<string, Schema> }> }>;
+  responses: Record<string, { headers?: Record<string, unknown>; content?: Record<string, { schema: Schema; 'x-events'?: Record<string, Schema> }> }>;
   'x-allow': string[];
 }
 interface Doc {
@@ -164,12 +164,13 @@ async function send(method: string, template: string, o: OperationDoc, c: Case):
 }
 
 /** The contract violations of one answer (empty when it conforms). */
-function violations(id: string, o: OperationDoc, r: { status: number; type: string; text: string }, valid: boolean): string[] {
+function violations(id: string, o: OperationDoc, r: { status: number; type: string; text: string; headers?: Record<string, unknown> }, valid: boolean): string[] {
   (seen.get(id) ?? seen.set(id, new Set()).get(id))?.add(r.status);
   const spec = o.responses[String(r.status)];
   if (r.status >= 500) return [`${r.status} (a 5xx): ${r.text.slice(0, 300)}`];
   if (!spec) return [`${r.status} is not among the documented ${Object.keys(o.responses).join(', ')}: ${r.text.slice(0, 300)}`];
   const out: string[] = [];
+  for (const h of Object.keys(spec.headers ?? {})) if (r.headers && r.headers[h.toLowerCase()] === undefined) out.push(`${r.status} without its documented ${h} header`);
   if (valid && r.status >= 400) {
     let code: string | undefined;
     try {
@@ -281,7 +282,7 @@ describe('the backend conforms to its /openapi.json', () => {
       }
       if (o.security.length) {
         const res = await request(backend.url + p.replace(/\{(\w+)\}/g, 'x'), { method: method as 'GET', headers: { 'x-project-id': 'alpha' } });
-        const r = { status: res.statusCode, type: String(res.headers['content-type'] ?? ''), text: await res.body.text() };
+        const r = { status: res.statusCode, type: String(res.headers['content-type'] ?? ''), text: await res.body.text(), headers: res.headers };
         const v = violations(o.operationId, o, r, false);
         if (r.status !== 401) v.push(`no credentials answered ${r.status}, not 401`);
         if (v.length) failures.push(`${method} ${p} anonymous → ${v.join('; ')}`);
