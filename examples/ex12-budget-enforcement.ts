@@ -7,9 +7,9 @@
  */
 import { BackendApiError, type RunEvent, type RunFinished } from '../src/clients/backend.js';
 import type { ExpectedEvent } from '../src/run-example/verify.js';
-import { ExampleContext, type ExampleOptions, type ExampleResultBase } from './driver/context.js';
-import { callNusd, loadBook } from './driver/pricebook.js';
-import { signIn } from './driver/session.js';
+import { ExampleContext, type ExampleOptions, type ExampleResultBase } from '../src/driver/context.js';
+import { callNusd, loadBook } from '../src/driver/pricebook.js';
+import { signIn } from '../src/driver/session.js';
 
 export const DEFAULT_SEED = 12;
 export const MODEL = 'claude-sonnet-4-5';

@@ -8,10 +8,10 @@
 import { VictoriaMetricsClient } from '../src/clients/victoria-metrics.js';
 import { getEntry, renderExpr } from '../src/queries/index.js';
 import type { ExpectedEvent } from '../src/run-example/verify.js';
-import { ExampleContext, idempotent, type ExampleOptions, type ExampleResultBase } from './driver/context.js';
-import { sleep } from './driver/pace.js';
-import { callNusd, isLocal, loadBook } from './driver/pricebook.js';
-import { signIn } from './driver/session.js';
+import { ExampleContext, idempotent, type ExampleOptions, type ExampleResultBase } from '../src/driver/context.js';
+import { sleep } from '../src/driver/pace.js';
+import { callNusd, isLocal, loadBook } from '../src/driver/pricebook.js';
+import { signIn } from '../src/driver/session.js';
 
 export const DEFAULT_SEED = 34;
 export const WHAT_IF_CLOUD_MODEL = 'claude-sonnet-4-5';

@@ -6,10 +6,10 @@
  */
 import type { FleetTask, RegisteredWorker } from '../src/clients/backend.js';
 import type { ExpectedEvent } from '../src/run-example/verify.js';
-import { ExampleContext, idempotent, type ExampleOptions, type ExampleResultBase } from './driver/context.js';
-import { sleep } from './driver/pace.js';
-import { signIn } from './driver/session.js';
-import { summarise, type LatencySummary } from './driver/stats.js';
+import { ExampleContext, idempotent, type ExampleOptions, type ExampleResultBase } from '../src/driver/context.js';
+import { sleep } from '../src/driver/pace.js';
+import { signIn } from '../src/driver/session.js';
+import { summarise, type LatencySummary } from '../src/driver/stats.js';
 
 /** Upper bound for the whole workload; it normally ends as soon as every task is reported. */
 export const DEFAULT_DURATION_MS = 90_000;

@@ -5,11 +5,11 @@
  * (run-example --verify adds the checks against the stores).
  */
 import type { FleetTask, RegisteredWorker } from '../src/clients/backend.js';
-import { apiStatus, ExampleContext, idempotent, round, type ExampleOptions, type ExampleResultBase } from './driver/context.js';
+import { apiStatus, ExampleContext, idempotent, round, type ExampleOptions, type ExampleResultBase } from '../src/driver/context.js';
 import type { ExpectedEvent } from '../src/run-example/verify.js';
-import { loopUntil, sleep } from './driver/pace.js';
-import type { Rng } from './driver/prng.js';
-import { signIn } from './driver/session.js';
+import { loopUntil, sleep } from '../src/driver/pace.js';
+import type { Rng } from '../src/driver/prng.js';
+import { signIn } from '../src/driver/session.js';
 
 export const DEFAULT_DURATION_MS = 180_000;
 export const DEFAULT_SEED = 43;

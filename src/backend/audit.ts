@@ -22,6 +22,7 @@ export type AuditEvent =
   | 'budget.threshold'
   | 'budget.warning'
   | 'budget.exceeded'
+  | 'budget.deleted'
   | 'pricing.unpriced'
   | 'fleet.worker.registered'
   | 'fleet.worker.lost'

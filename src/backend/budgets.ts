@@ -56,6 +56,7 @@ export interface ThresholdCrossing {
 const THRESHOLDS = [50, 80, 100];
 const SUBJECT_COLUMN: Record<Scope, string> = { project: 'project', team: 'team', user: 'user_name' };
 
+/** The SQLite budget store (areas/budgets.ts declares the interface a PostgreSQL store implements). */
 export class Budgets {
   private readonly sumReserved: Record<Scope, (project: string, subject: string) => number>;
 
@@ -80,6 +81,19 @@ export class Budgets {
       )
       .run(newId('bud'), input.project, input.scope, input.subject, input.window, input.limit_nusd, input.action, input.fallback_model, now);
     return this.sql<[string, string, string, string], BudgetRow>('SELECT * FROM budgets WHERE project = ? AND scope = ? AND subject = ? AND window = ?').get(input.project, input.scope, input.subject, input.window) as BudgetRow;
+  }
+
+  /** Removes one limit of a project (its threshold marks go with it); false when there is none. */
+  delete(project: string, id: string): boolean {
+    return this.db.transaction(() => {
+      const n = this.sql('DELETE FROM budgets WHERE id = ? AND project = ?').run(id, project).changes;
+      if (n > 0) this.sql('DELETE FROM budget_events WHERE budget_id = ?').run(id);
+      return n > 0;
+    })();
+  }
+
+  get(project: string, id: string): BudgetRow | undefined {
+    return this.sql<[string, string], BudgetRow>('SELECT * FROM budgets WHERE id = ? AND project = ?').get(id, project);
   }
 
   list(project?: string): BudgetRow[] {

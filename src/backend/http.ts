@@ -83,3 +83,21 @@ export function parseCookies(header: string | undefined): Record<string, string>
 export function clientIp(req: IncomingMessage): string {
   return req.socket.remoteAddress ?? 'unknown';
 }
+
+/** A whole-number query parameter within [min, max]; 400 invalid_query otherwise. */
+export function intParam(raw: string | null, dflt: number, min: number, max: number, name: string): number {
+  if (raw === null || raw === '') return dflt;
+  if (!/^\d+$/.test(raw)) throw new HttpError(400, 'invalid_query', `${name} must be an integer`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new HttpError(400, 'invalid_query', `${name} must be between ${min} and ${max}`);
+  return n;
+}
+
+/** An ISO-8601 time or epoch seconds (milliseconds when longer than 10 digits); 400 invalid_query otherwise. */
+export function timeParam(raw: string | null, dflt: number, name: string): number {
+  if (raw === null || raw === '') return dflt;
+  const n = /^\d+$/.test(raw) ? Number(raw) * (raw.length <= 10 ? 1000 : 1) : Date.parse(raw);
+  // Beyond ±8.64e15 ms a Date has no ISO form; answering it would be a 500.
+  if (!Number.isFinite(n) || Math.abs(n) > 8.64e15) throw new HttpError(400, 'invalid_query', `${name} must be an ISO-8601 time or epoch seconds`);
+  return n;
+}

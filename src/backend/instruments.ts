@@ -136,20 +136,17 @@ tokensCounter.addCallback((r) => ledgerTotals.tokens.observe(r));
 callsCounter.addCallback((r) => ledgerTotals.calls.observe(r));
 runsCounter.addCallback((r) => ledgerTotals.runs.observe(r));
 
-type Rows = () => Array<{ attrs: Attributes; value: number }>;
+type Rows = () => Array<{ attrs: Attributes; value: number }> | Promise<Array<{ attrs: Attributes; value: number }>>;
 const stateSources: { budgets?: Rows; workers?: Rows; tasks?: Rows } = {};
 
-/** The store's live queries behind the gauges; set by the server when it starts. */
+/** The store's live queries behind the gauges; set by the server when it starts (a PostgreSQL store answers asynchronously). */
 export function setStateSources(s: { budgets: Rows; workers: Rows; tasks: Rows }): void {
   Object.assign(stateSources, s);
 }
 
-budgetUtil.addCallback((r) => {
-  for (const row of stateSources.budgets?.() ?? []) r.observe(row.value, row.attrs);
-});
-fleetWorkers.addCallback((r) => {
-  for (const row of stateSources.workers?.() ?? []) r.observe(row.value, row.attrs);
-});
-fleetTasks.addCallback((r) => {
-  for (const row of stateSources.tasks?.() ?? []) r.observe(row.value, row.attrs);
-});
+const observeRows = (source: Rows | undefined) => async (r: ObservableResult): Promise<void> => {
+  for (const row of (await source?.()) ?? []) r.observe(row.value, row.attrs);
+};
+budgetUtil.addCallback((r) => observeRows(stateSources.budgets)(r));
+fleetWorkers.addCallback((r) => observeRows(stateSources.workers)(r));
+fleetTasks.addCallback((r) => observeRows(stateSources.tasks)(r));

@@ -164,3 +164,15 @@ export function statementCache(db: Db): Prepare {
     return s as unknown as Database.Statement<P, R>;
   };
 }
+
+/**
+ * What an area's store methods return: a value (SQLite, better-sqlite3 is synchronous, and a
+ * value costs no promise per call on the hot path) or a promise (PostgreSQL, node-postgres is
+ * asynchronous). Callers always `await` it, so either implementation plugs in.
+ *
+ * Each store method that writes is one transaction of its own; there is no transaction handle to
+ * hold across an `await`. What a PostgreSQL store must guarantee, per method, is written on the
+ * method (the budget reservation, its run row and its ledger row with the per-day totals commit
+ * together; a fleet claim is taken by exactly one worker across every replica).
+ */
+export type Awaitable<T> = T | Promise<T>;

@@ -1,16 +1,16 @@
 import { Pool } from 'undici';
+import type { z } from 'zod';
+import type { Agent, ApiErrorBody, BudgetLimit, BudgetScope, BudgetStatus, BudgetWindow, CostReport, FleetTask, FleetWorker, HealthSummary, LiveState, Project, RegisteredWorker, RunFinished, RunList, User } from '../contract/index.js';
+import type { requests, responses } from '../contract/index.js';
 import { UserError, describeCause } from '../errors.js';
 import { resolveEndpoints, type EndpointFlagValues } from './endpoints.js';
+import { SseParser, type SseEvent } from './sse.js';
 
 /**
  * Typed client for the admin backend (`sagewai-obs serve`). One keep-alive connection pool per
  * client; every non-2xx answer throws BackendApiError carrying the JSON error body.
  * Names here are a contract used by examples, hud, verify and budget: keep them stable.
  */
-
-export interface ApiErrorBody {
-  error: { code: string; message: string; [k: string]: unknown };
-}
 
 export class BackendApiError extends Error {
   readonly status: number;
@@ -35,175 +35,28 @@ export class BackendApiError extends Error {
   }
 }
 
-export interface Project {
-  slug: string;
-  name: string;
-  environment: string;
-  status: string;
-  created_at: string;
-}
+// Wire types come from the contract (src/contract), the same zod schemas the server answers with.
+export type { Agent, ApiErrorBody, BudgetAction, BudgetLimit, BudgetScope, BudgetStatus, BudgetWindow, CostGroup, CostReport, FleetTask, FleetWorker, HealthSummary, LiveState, Project, RegisteredWorker, RunFinished, RunItem, RunList, RunUsage, User } from '../contract/index.js';
 
-export interface User {
-  id: string;
-  email: string;
-  name: string;
-  role: string;
-}
+export type LoginResult = z.infer<typeof responses.loginResult>;
+/** An agent to create; max_output_tokens is the worst-case output a run reserves budget for. */
+export type AgentSpec = z.input<typeof requests.agentBody>;
+/**
+ * One run: `model` overrides the agent's for this call; user and team are the budget subjects
+ * besides the project; `simulate` steers the simulated provider (exact token counts for fixed
+ * workloads such as example 34, or a forced failure).
+ */
+export type RunRequest = z.input<typeof requests.runBody>;
+export type WorkerRegistration = z.input<typeof requests.registerBody>;
+/** subject: the project slug for scope=project (defaults to the selected project), else the team or user name. */
+export type BudgetLimitInput = z.input<typeof requests.budgetBody>;
+export type SetupInput = z.input<typeof requests.setupBody>;
 
-export interface LoginResult {
-  access_token: string;
-  token_type: 'bearer';
-  user: User;
-}
-
-export interface AgentSpec {
-  name: string;
-  model: string;
-  system_prompt?: string;
-  strategy?: string;
-  temperature?: number;
-  tools?: string[];
-  metadata?: Record<string, unknown>;
-  /** Worst-case output tokens per call; used for budget reservation. */
-  max_output_tokens?: number;
-}
-
-export interface Agent extends Required<Omit<AgentSpec, 'max_output_tokens'>> {
-  project: string;
-  max_output_tokens: number;
-  created_at: string;
-}
-
-export interface RunRequest {
-  agent_name: string;
-  message: string;
-  /** Override the agent's model for this call. */
-  model?: string;
-  /** Budget subjects this call is attributed to (besides the project). */
-  user?: string;
-  team?: string;
-  max_output_tokens?: number;
-  /**
-   * Steer the simulated provider: exact token counts (for fixed workloads such as example 34)
-   * or a forced failure.
-   */
-  simulate?: { input_tokens?: number; cached_input_tokens?: number; output_tokens?: number; fail?: 'rate_limit' | 'timeout' | 'server_error' };
-}
-
-export interface RunUsage {
-  provider: string;
-  model: string;
-  input_tokens: number;
-  cached_input_tokens: number;
-  output_tokens: number;
-  cost_usd: number;
-  cost_nusd: number;
-  priced: boolean;
-}
-
-export type RunEvent =
-  | { type: 'run_started'; data: { run_id: string; agent: string; model: string } }
-  | { type: 'text_message_content'; data: { delta: string } }
-  | { type: 'run_finished'; data: RunFinished }
-  | { type: 'run_error'; data: { run_id: string; error: { code: string; message: string } } }
-  | { type: 'budget_warning'; data: Record<string, unknown> };
-
-export interface RunFinished {
-  run_id: string;
-  output: string;
-  status: 'completed' | 'error';
-  usage?: RunUsage;
-  error?: { code: string; message: string };
-}
-
-export interface RunItem {
-  run_id: string;
-  project: string;
-  agent_name: string;
-  model: string;
-  status: string;
-  started_at: string;
-  completed_at: string | null;
-  total_tokens: number;
-  input_tokens: number;
-  output_tokens: number;
-  cost_usd: number;
-  error: string | null;
-}
-
-export interface RunList {
-  items: RunItem[];
-  has_more: boolean;
-}
-
-export interface WorkerRegistration {
-  name: string;
-  models?: string[];
-  pool?: string;
-  labels?: Record<string, string>;
-  max_concurrent?: number;
-}
-
-export interface RegisteredWorker {
-  worker_id: string;
-  worker_secret: string;
-  status: string;
-  project: string;
-  pool: string;
-}
+export type RunEvent = { [K in keyof typeof responses.runEvents]: { type: K; data: z.infer<(typeof responses.runEvents)[K]> } }[keyof typeof responses.runEvents];
 
 export interface WorkerCredentials {
   worker_id: string;
   worker_secret: string;
-}
-
-export interface FleetTask {
-  task_id: string;
-  project: string;
-  pool: string;
-  status: string;
-  payload: unknown;
-  model: string | null;
-  created_at: string;
-  claimed_at?: string | null;
-  worker_id?: string | null;
-}
-
-export interface FleetWorker {
-  worker_id: string;
-  name: string;
-  project: string;
-  pool: string;
-  state: 'online' | 'busy' | 'lost';
-  models: string[];
-  labels: Record<string, string>;
-  max_concurrent: number;
-  last_heartbeat_at: string;
-  registered_at: string;
-}
-
-export interface CostGroup {
-  project?: string;
-  model?: string;
-  agent?: string;
-  provider?: string;
-  token_type?: string;
-  cost_usd: number;
-  cost_nusd: number;
-  input_tokens: number;
-  cached_input_tokens: number;
-  output_tokens: number;
-  calls: number;
-  unpriced_calls: number;
-}
-
-export interface CostReport {
-  from: string;
-  to: string;
-  currency: 'USD';
-  group_by: string[];
-  groups: CostGroup[];
-  total: { cost_usd: number; cost_nusd: number; calls: number; unpriced_calls: number; input_tokens: number; cached_input_tokens: number; output_tokens: number };
 }
 
 export interface CostQuery {
@@ -211,68 +64,6 @@ export interface CostQuery {
   to?: string | Date;
   group_by?: Array<'project' | 'model' | 'agent' | 'provider' | 'token_type'>;
   project?: string;
-}
-
-export type BudgetScope = 'project' | 'team' | 'user';
-export type BudgetWindow = 'daily' | 'monthly';
-export type BudgetAction = 'warn' | 'throttle' | 'stop';
-
-export interface BudgetLimitInput {
-  scope: BudgetScope;
-  /** Project slug for scope=project (defaults to the selected project), else the team/user name. */
-  subject?: string;
-  window: BudgetWindow;
-  limit_usd: number;
-  action: BudgetAction;
-  /** For throttle: the cheaper model to fall back to. */
-  fallback_model?: string;
-}
-
-export interface BudgetLimit {
-  id: string;
-  project: string;
-  scope: BudgetScope;
-  subject: string;
-  window: BudgetWindow;
-  limit_usd: number;
-  action: BudgetAction;
-  fallback_model: string | null;
-  created_at: string;
-}
-
-export interface BudgetStatus extends BudgetLimit {
-  spent_usd: number;
-  reserved_usd: number;
-  utilization: number;
-  window_start: string;
-  resets_at: string;
-  state: 'ok' | 'warning' | 'exceeded';
-}
-
-export interface LiveState {
-  generated_at: string;
-  agents: Array<{ project: string; name: string; model: string }>;
-  runs_in_flight: Array<{ run_id: string; project: string; agent: string; model: string; started_at: string; elapsed_ms: number; cost_usd: number }>;
-  tasks_in_flight: Array<{ task_id: string; project: string; pool: string; worker_id: string | null; state: string; elapsed_ms: number }>;
-  workers: Array<{ worker_id: string; name: string; project: string; pool: string; state: string; last_heartbeat_at: string }>;
-}
-
-export interface HealthSummary {
-  status: 'ok' | 'degraded';
-  uptime_s: number;
-  version: string;
-  instance_id: string;
-  counts: { projects: number; agents: number; runs: number; runs_in_flight: number; workers_online: number; tasks_queued: number };
-  telemetry: { enabled: boolean };
-}
-
-export interface SetupInput {
-  org_name: string;
-  admin_email: string;
-  admin_password: string;
-  org_slug?: string;
-  app_name?: string;
-  admin_name?: string;
 }
 
 export interface BackendClientOptions {
@@ -453,31 +244,19 @@ export class BackendClient {
       throw new BackendApiError('POST', path, res.statusCode, parsed, raNum !== undefined && Number.isFinite(raNum) ? raNum : undefined);
     }
     let finished: RunFinished | undefined;
-    let buf = '';
+    const parser = new SseParser();
     const decoder = new TextDecoder();
-    const handle = (block: string): void => {
-      let type = 'message';
-      const data: string[] = [];
-      for (const line of block.split('\n')) {
-        if (line.startsWith('event:')) type = line.slice(6).trim();
-        else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+    const handle = (events: SseEvent[]): void => {
+      for (const e of events) {
+        if (e.data === '') continue;
+        const ev = { type: e.event, data: JSON.parse(e.data) as unknown } as RunEvent;
+        if (ev.type === 'run_finished') finished = ev.data;
+        onEvent?.(ev);
       }
-      if (data.length === 0) return;
-      const payload = JSON.parse(data.join('\n')) as Record<string, unknown>;
-      const ev = { type, data: payload } as RunEvent;
-      if (ev.type === 'run_finished') finished = ev.data;
-      onEvent?.(ev);
     };
-    for await (const chunk of res.body) {
-      buf += decoder.decode(chunk as Buffer, { stream: true });
-      let idx: number;
-      while ((idx = buf.indexOf('\n\n')) >= 0) {
-        const block = buf.slice(0, idx);
-        buf = buf.slice(idx + 2);
-        if (block.trim()) handle(block);
-      }
-    }
-    if (buf.trim()) handle(buf);
+    for await (const chunk of res.body) handle(parser.push(decoder.decode(chunk as Buffer, { stream: true })));
+    handle(parser.push(decoder.decode()));
+    handle(parser.end());
     if (!finished) throw new BackendApiError('POST', path, res.statusCode, { error: { code: 'stream_incomplete', message: 'the event stream ended without run_finished' } });
     return finished;
   }
@@ -538,6 +317,21 @@ export class BackendClient {
   }
   setBudget(project: string, limit: BudgetLimitInput): Promise<BudgetLimit> {
     return this.json('POST', '/api/v1/budget/limits', { body: limit, project });
+  }
+  /** Deletes one limit of the project by id (404 BackendApiError when there is none). */
+  async deleteBudget(project: string, id: string): Promise<void> {
+    await this.request('DELETE', `/api/v1/budget/limits/${encodeURIComponent(id)}`, { project });
+  }
+  /**
+   * Deletes the project's limit with this id, or with this scope, subject and window (the key
+   * `setBudget` replaces on); returns the limit deleted, undefined when none matched.
+   */
+  async deleteBudgetMatching(project: string, which: { id?: string | undefined; scope?: BudgetScope | undefined; subject?: string | undefined; window?: BudgetWindow | undefined }): Promise<BudgetLimit | undefined> {
+    const subject = which.scope === 'project' || which.scope === undefined ? (which.subject ?? project) : which.subject;
+    const row = (await this.listBudgets(project)).find((b) => b.project === project && (which.id !== undefined ? b.id === which.id : b.scope === (which.scope ?? 'project') && b.subject === subject && b.window === (which.window ?? 'daily')));
+    if (!row) return undefined;
+    await this.deleteBudget(project, row.id);
+    return row;
   }
   async budgetStatus(project?: string, filter: { scope?: BudgetScope; subject?: string } = {}): Promise<BudgetStatus[]> {
     const path = filter.scope ? `/api/v1/budget/status/${filter.scope}${filter.subject ? `/${encodeURIComponent(filter.subject)}` : ''}` : '/api/v1/budget/status';

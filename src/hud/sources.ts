@@ -3,6 +3,7 @@
  * `real-sources.ts` (catalog queries through VictoriaMetrics, the backend's live endpoint,
  * audit events from VictoriaLogs); tests implement it with plain objects.
  */
+import type { LiveState } from '../contract/index.js';
 import type { AuditEvent } from './model.js';
 
 export interface HudQuery {
@@ -36,14 +37,8 @@ export interface MetricsSnapshot {
   workersByPoolState: Array<{ project: string; pool: string; state: string; count: number }>;
 }
 
-/** The backend's `GET /api/v1/live` answer (docs/CONTRACT.md). */
-export interface LiveSnapshot {
-  generated_at: string;
-  agents: Array<{ project: string; name: string; model: string }>;
-  runs_in_flight: Array<{ run_id: string; project: string; agent: string; model: string; started_at: string; elapsed_ms: number; cost_usd: number }>;
-  tasks_in_flight: Array<{ task_id: string; project: string; pool: string; worker_id: string | null; state: string; elapsed_ms: number }>;
-  workers: Array<{ worker_id: string; name: string; project: string; pool: string; state: string; last_heartbeat_at: string }>;
-}
+/** The backend's `GET /api/v1/live` answer: the contract's one definition (src/contract/responses.ts). */
+export type LiveSnapshot = LiveState;
 
 export interface HudSources {
   metrics(q: HudQuery): Promise<MetricsSnapshot>;

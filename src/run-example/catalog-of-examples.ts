@@ -1,5 +1,5 @@
 import type { CatalogEntry } from '../queries/index.js';
-import type { ExampleOptions, ExampleResultBase } from '../../examples/driver/context.js';
+import type { ExampleOptions, ExampleResultBase } from '../driver/context.js';
 import type { ExpectedEvent } from './verify.js';
 import * as ex12 from '../../examples/ex12-budget-enforcement.js';
 import * as ex34 from '../../examples/ex34-cost-tracking.js';

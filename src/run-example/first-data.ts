@@ -1,6 +1,6 @@
 import { VictoriaMetricsClient } from '../clients/victoria-metrics.js';
 import { getEntry, renderExpr } from '../queries/index.js';
-import type { RequestCounter } from '../../examples/driver/counter.js';
+import type { RequestCounter } from '../driver/counter.js';
 import { rangeFor } from './stores.js';
 
 /**

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import { BackendClient } from '../clients/backend.js';
 import { CheckFailedError, UserError } from '../errors.js';
-import { RequestCounter } from '../../examples/driver/counter.js';
-import { CountingPool } from '../../examples/driver/counting-pool.js';
-import { LiveProgress, type ExampleCheck, type ExampleResultBase } from '../../examples/driver/context.js';
+import { RequestCounter } from '../driver/counter.js';
+import { CountingPool } from '../driver/counting-pool.js';
+import { LiveProgress, type ExampleCheck, type ExampleResultBase } from '../driver/context.js';
 import { EXAMPLES, type ExampleDefinition } from './catalog-of-examples.js';
 import { prepareEnvironment } from './environment.js';
 import { watchFirstData } from './first-data.js';

@@ -1,5 +1,5 @@
-import type { RequestCounter } from '../../examples/driver/counter.js';
-import type { LiveProgress } from '../../examples/driver/context.js';
+import type { RequestCounter } from '../driver/counter.js';
+import type { LiveProgress } from '../driver/context.js';
 import type { RunExampleReport } from './index.js';
 
 /** One live progress line: calls by status class, runs, tasks, spend, time to first data. */

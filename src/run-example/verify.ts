@@ -3,8 +3,8 @@ import { VictoriaLogsClient } from '../clients/victoria-logs.js';
 import { VictoriaMetricsClient } from '../clients/victoria-metrics.js';
 import { catalog, getEntry, renderExpr, type CatalogEntry } from '../queries/index.js';
 import { checkQuery, reconcile, type Reconciliation } from '../verify/index.js';
-import { emptyClassCounts, STATUS_CLASSES, statusClass, type ClassCounts, type RequestCounter } from '../../examples/driver/counter.js';
-import type { ExampleCheck } from '../../examples/driver/context.js';
+import { emptyClassCounts, STATUS_CLASSES, statusClass, type ClassCounts, type RequestCounter } from '../driver/counter.js';
+import type { ExampleCheck } from '../driver/context.js';
 import { rangeFor, vlCount } from './stores.js';
 
 /** An audit event type the run must have produced, for one tenant (null: an org-level event). */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** Request bodies, validated at the edge: a mismatch is a 422 JSON error, never a 500. */
+/** Request bodies and query parameters, validated at the edge: a body mismatch is a 422 JSON error, a bad query a 400, never a 500. */
 const slug = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes, at most 63');
 const name = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, dot, dash, underscore');
 const model = z.string().min(1).max(200);
@@ -80,37 +80,25 @@ export const budgetBody = z.object({
   fallback_model: model.optional(),
 });
 
-/** A small zod → JSON Schema rendering for the subset used above, for /openapi.json. */
-export function toJsonSchema(t: z.ZodTypeAny): Record<string, unknown> {
-  const def = t._def as { typeName: string } & Record<string, unknown>;
-  switch (def.typeName) {
-    case 'ZodObject': {
-      const shape = (t as z.ZodObject<z.ZodRawShape>).shape;
-      const properties: Record<string, unknown> = {};
-      const required: string[] = [];
-      for (const [k, v] of Object.entries(shape)) {
-        properties[k] = toJsonSchema(v);
-        if (!v.isOptional()) required.push(k);
-      }
-      return { type: 'object', properties, ...(required.length ? { required } : {}) };
-    }
-    case 'ZodString':
-      return { type: 'string' };
-    case 'ZodNumber':
-      return { type: (def.checks as Array<{ kind: string }>).some((c) => c.kind === 'int') ? 'integer' : 'number' };
-    case 'ZodBoolean':
-      return { type: 'boolean' };
-    case 'ZodArray':
-      return { type: 'array', items: toJsonSchema(def.type as z.ZodTypeAny) };
-    case 'ZodRecord':
-      return { type: 'object', additionalProperties: toJsonSchema(def.valueType as z.ZodTypeAny) };
-    case 'ZodEnum':
-      return { type: 'string', enum: def.values };
-    case 'ZodOptional':
-      return toJsonSchema(def.innerType as z.ZodTypeAny);
-    case 'ZodDefault':
-      return { ...toJsonSchema(def.innerType as z.ZodTypeAny), default: (def.defaultValue as () => unknown)() };
-    default:
-      return {};
-  }
-}
+/** Budget limit to delete: the id that POST /api/v1/budget/limits answered. */
+export const budgetId = z.string().min(1).max(64);
+
+// Query parameters (documented in /openapi.json; the handlers parse them with the same bounds).
+const projectParam = slug.describe('project slug; X-Project-ID takes precedence; a project token is always held to its own project');
+export const tenantQuery = z.object({ project: projectParam.optional() });
+export const runsQuery = z.object({
+  project: projectParam.optional(),
+  agent_name: z.string().min(1).max(128).optional(),
+  status: z.enum(['running', 'completed', 'error', 'denied']).optional(),
+  limit: z.number().int().min(1).max(500).default(50),
+  offset: z.number().int().min(0).max(1_000_000_000).default(0),
+});
+export const tasksQuery = z.object({ project: projectParam.optional(), status: z.enum(['queued', 'claimed', 'completed', 'failed']).optional() });
+/** What the analytics time parameters accept (up to year 275760, a JavaScript Date's end). */
+const time = z.union([z.string().datetime({ offset: true }), z.string().regex(/^\d{1,15}$/)]);
+export const costsQuery = z.object({
+  project: projectParam.optional(),
+  from: time.optional().describe('ISO-8601 time, or epoch seconds (milliseconds when longer than 10 digits); default: the beginning'),
+  to: time.optional().describe('ISO-8601 time, or epoch seconds (milliseconds when longer than 10 digits), not before `from`; default: now'),
+  group_by: z.array(z.enum(['project', 'model', 'agent', 'provider', 'token_type'])).optional().describe('comma-separated, or the parameter repeated'),
+});

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { BackendApiError, BackendClient } from '../../src/clients/backend.js';
+import { BackendApiError, BackendClient } from '../clients/backend.js';
 import { RequestCounter, type ClassCounts, type RouteCount } from './counter.js';
 import { CountingPool } from './counting-pool.js';
 import { createRng, type Rng } from './prng.js';
