@@ -31,8 +31,7 @@ export default class BudgetDelete extends BaseCommand<typeof BudgetDelete> {
         const which = f.id ? `id ${f.id}` : `${f.scope} ${f.subject ?? f.project} ${f.window}`;
         throw new UserError(`project ${f.project} has no budget cap ${which}`, `sagewai-obs budget list --project ${f.project} shows its caps`);
       }
-      if (f.json) this.printJson(row);
-      else this.printLine(`${row.project}: deleted the ${row.scope} ${row.subject} ${row.window} cap $${row.limit_usd} → ${row.action} (${row.id})`);
+      if (!this.jsonEnabled()) this.printLine(`${row.project}: deleted the ${row.scope} ${row.subject} ${row.window} cap $${row.limit_usd} → ${row.action} (${row.id})`);
       return row;
     } catch (err) {
       throw toCliError(err, client.baseUrl);
