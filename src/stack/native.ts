@@ -148,12 +148,12 @@ export async function upNative(options: UpOptions): Promise<UpResult> {
   const binaries = {} as Record<ComponentName, ResolvedBinary>;
   for (const c of COMPONENTS) binaries[c] = await resolveInstalledBinary(c, { cacheDir, explicit: options.binaries?.[c] });
 
+  const ports = withDefaults(options.ports);
+  await assertPortsFree(ports, NATIVE_PORT_KEYS);
+
   // A broken rule file must stop `up` before anything starts, naming the rule.
   const alerting = alertingConfig(options);
   await assertRulesValid(binaries.vmalert.path, alerting.ruleFiles);
-
-  const ports = withDefaults(options.ports);
-  await assertPortsFree(ports, NATIVE_PORT_KEYS);
 
   const endpoints = endpointsFor(ports);
   const env = { ...process.env, ...stackEnv(ports) };

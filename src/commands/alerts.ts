@@ -1,10 +1,10 @@
 import { Flags } from '@oclif/core';
-import { BaseCommand } from '../../base-command.js';
-import { endpointFlags, projectFlag, resolveStateDir, resolveVmalertUrl, vmalertUrlFlag } from '../../clients/endpoints.js';
-import { VmalertClient } from '../../clients/vmalert.js';
-import { CancelledError } from '../../errors.js';
-import { alertsTable, fetchAlerts } from '../../report/alerts.js';
-import { useColour } from '../../report/format.js';
+import { BaseCommand } from '../base-command.js';
+import { endpointFlags, projectFlag, resolveStateDir, resolveVmalertUrl, vmalertUrlFlag } from '../clients/endpoints.js';
+import { VmalertClient } from '../clients/vmalert.js';
+import { CancelledError } from '../errors.js';
+import { alertsTable, fetchAlerts } from '../report/alerts.js';
+import { useColour } from '../report/format.js';
 
 export default class Alerts extends BaseCommand<typeof Alerts> {
   static override summary = 'Firing and pending alerts from vmalert (budgets, error budget, latency, unpriced calls, pipeline, drift)';
