@@ -1,4 +1,4 @@
-import { otelcol } from './catalog.js';
+import { otelcol, VL_EXPORTER } from './catalog.js';
 import { getEntry, renderExpr } from './render.js';
 
 /**
@@ -197,7 +197,7 @@ export const ALERT_RULES: Record<'budget' | 'slo' | 'cost' | 'pipeline', readonl
     },
     {
       alert: 'SagewaiLogsNotArriving',
-      expr: `(sum(increase_pure(${otelcol('receiver_accepted_log_records')}[5m])) > 0) unless (sum(increase_pure(${otelcol('exporter_sent_log_records', 'exporter=~"otlphttp.*"')}[5m])) > 0)`,
+      expr: `(sum(increase_pure(${otelcol('receiver_accepted_log_records')}[5m])) > 0) unless (sum(increase_pure(${otelcol('exporter_sent_log_records', VL_EXPORTER)}[5m])) > 0)`,
       for: '2m',
       severity: 'warning',
       tenant: false,

@@ -31,6 +31,9 @@ const LOG_P = 'sagewai.project_id:~"^($project)$"';
 // exporter settings (v0.161 exposes them without it), so accept both spellings.
 export const otelcol = (name: string, extra = ''): string => `{__name__=~"otelcol_${name}(_total)?"${extra ? `, ${extra}` : ''}}`;
 
+/** The collector's exporter to VictoriaLogs (assets/collector/config.yaml names it otlp_http/victorialogs; older configs spelled it otlphttp). */
+export const VL_EXPORTER = 'exporter=~"otlp_?http.*"';
+
 const PIPELINE_NOTE = 'Collector and scrape self-metrics carry no project label: this panel shows the whole pipeline whatever the project variable says.';
 
 const panel = (row: PanelSpec['row'], type: PanelSpec['type'], w: number, h: number, instant: boolean): PanelSpec => ({ row, type, w, h, instant });
@@ -188,7 +191,7 @@ const hudAndBoard: CatalogEntry[] = [
     title: 'Log records: accepted vs sent to VictoriaLogs',
     description: `Log records per second the collector accepted and the otlphttp exporter delivered to VictoriaLogs (health-probe noise is filtered in between). ${PIPELINE_NOTE}`,
     datasource: 'victoriametrics',
-    expr: `label_set(sum(rate(${otelcol('receiver_accepted_log_records')}[$__rate_interval])), "stage", "accepted") or label_set(sum(rate(${otelcol('exporter_sent_log_records', 'exporter=~"otlphttp.*"')}[$__rate_interval])), "stage", "sent")`,
+    expr: `label_set(sum(rate(${otelcol('receiver_accepted_log_records')}[$__rate_interval])), "stage", "accepted") or label_set(sum(rate(${otelcol('exporter_sent_log_records', VL_EXPORTER)}[$__rate_interval])), "stage", "sent")`,
     unit: 'short',
     legend: '{{stage}}',
     groupBy: ['stage'],
