@@ -7,6 +7,7 @@ import { VictoriaMetricsClient } from '../src/clients/victoria-metrics.js';
 import { VmalertClient } from '../src/clients/vmalert.js';
 import { ALL_ALERT_RULES, RECORDING_RULES } from '../src/queries/alerts.js';
 import { fetchAlerts } from '../src/report/alerts.js';
+import { forecastBudgets } from '../src/report/budget-forecast.js';
 import { checkRules } from '../src/verify/rules.js';
 import { startTestBackend, type TestBackend } from './helpers/backend.js';
 import { eventually } from './helpers/fault.js';
@@ -115,6 +116,20 @@ describe('alerts from the catalog on the real stack', () => {
     expect(one?.annotations.summary).toContain(project);
     expect(one?.annotations.runbook).toBeTruthy();
     expect(Number.isNaN(Date.parse(one?.startsAt ?? ''))).toBe(false);
+
+    // budget status's forecast: the capped subjects that are used up run out now; every
+    // projection is at least what was spent (spend never goes back within a window).
+    const status = await client.budgetStatus(project);
+    const { items, warning } = await forecastBudgets(new VictoriaMetricsClient(stack.endpoints.vmUrl), status, { project });
+    expect(warning).toBeUndefined();
+    for (const b of items) {
+      expect(b.forecast.projected_spend_usd, b.subject).not.toBeNull();
+      expect(b.forecast.projected_spend_usd as number, b.subject).toBeGreaterThanOrEqual(b.spent_usd - 1e-6);
+      // A cap filled between two exports shows as one step, which can leave a flat slope: ≥ 0, never missing.
+      expect(b.forecast.burn_usd_per_hour as number, b.subject).toBeGreaterThanOrEqual(0);
+      if (exhausted.includes(b.subject)) expect(b.forecast.exhausts_at, b.subject).not.toBeNull();
+      if (b.forecast.exhausts_at) expect(Date.parse(b.forecast.exhausts_at), b.subject).toBeLessThanOrEqual(Date.parse(b.resets_at));
+    }
 
     // Raise every cap a hundredfold: utilisation falls under 80 % and the alerts resolve.
     for (const b of result.budgets) {

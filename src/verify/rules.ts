@@ -2,6 +2,7 @@ import type { VictoriaMetricsClient } from '../clients/victoria-metrics.js';
 import type { VmalertClient } from '../clients/vmalert.js';
 import { UserError, describeCause } from '../errors.js';
 import { ALL_ALERT_RULES, BUDGET_ALERTS, RECORDING_RULES } from '../queries/alerts.js';
+import type { Probe } from './pipeline.js';
 
 /**
  * Rule checks for `verify` and `run-example --verify`: every generated rule expression runs on
@@ -58,4 +59,24 @@ export async function checkFiringAlerts(vmalert: VmalertClient, allowed: readonl
   const label = (a: (typeof firing)[number]): string => `${a.name}${a.labels.sagewai_project_id ? `{${a.labels.sagewai_project_id}}` : a.labels.job ? `{${a.labels.job}}` : ''}`;
   const unexpected = firing.filter((a) => !allowed.includes(a.name)).map(label);
   return { ok: unexpected.length === 0, unexpected, allowedFiring: firing.filter((a) => allowed.includes(a.name)).map(label) };
+}
+
+/** doctor's vmalert probes: reachable, every generated rule loaded, none failing to evaluate. */
+export async function vmalertProbes(vmalert: VmalertClient): Promise<Probe[]> {
+  let loaded;
+  try {
+    loaded = await vmalert.rules();
+  } catch (err) {
+    return [{ name: 'vmalert reachable', status: 'fail', detail: `${vmalert.baseUrl}: ${describeCause(err)}`, hint: 'alerts are not evaluated: `sagewai-obs status` shows whether vmalert runs; `sagewai-obs down && sagewai-obs up` starts it' }];
+  }
+  const want = [...RECORDING_RULES.map((r) => r.record), ...ALL_ALERT_RULES.map((r) => r.alert)];
+  const names = new Set(loaded.map((r) => r.name));
+  const missing = want.filter((n) => !names.has(n));
+  const failing = loaded.filter((r) => r.health !== 'ok');
+  return [
+    { name: 'vmalert reachable', status: 'ok', detail: `${vmalert.baseUrl}, ${loaded.length} rules loaded` },
+    missing.length === 0 && failing.length === 0
+      ? { name: 'alerting rules healthy', status: 'ok', detail: `${want.length} generated rules loaded, none failing` }
+      : { name: 'alerting rules healthy', status: 'fail', detail: [missing.length > 0 ? `not loaded: ${missing.join(', ')}` : '', ...failing.map((r) => `${r.name}: ${r.lastError}`)].filter(Boolean).join('; '), hint: 'regenerate the rules (sagewai-obs alerts export) and restart the stack; a failing rule names its error above' },
+  ];
 }
