@@ -3,7 +3,7 @@
  * `real-sources.ts` (catalog queries through VictoriaMetrics, the backend's live endpoint,
  * audit events from VictoriaLogs); tests implement it with plain objects.
  */
-import type { AuditEvent } from './model.js';
+import type { AuditEvent, HudAlert } from './model.js';
 
 export interface HudQuery {
   /** Tenant filter; null means all tenants. */
@@ -50,5 +50,7 @@ export interface HudSources {
   live(q: HudQuery): Promise<LiveSnapshot>;
   /** Audit events, newest first. */
   events(q: HudQuery & { limit: number }): Promise<AuditEvent[]>;
+  /** Firing alerts visible under the tenant filter; absent when no vmalert is known. */
+  alerts?(q: HudQuery): Promise<HudAlert[]>;
   close?(): Promise<void>;
 }
