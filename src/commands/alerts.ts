@@ -3,7 +3,7 @@ import { BaseCommand } from '../base-command.js';
 import { endpointFlags, projectFlag, resolveStateDir, resolveVmalertUrl, vmalertUrlFlag } from '../clients/endpoints.js';
 import { VmalertClient } from '../clients/vmalert.js';
 import { CancelledError } from '../errors.js';
-import { alertsTable, fetchAlerts } from '../report/alerts.js';
+import { alertsTable, fetchAlerts, type AlertsReport } from '../report/alerts.js';
 import { useColour } from '../report/format.js';
 
 export default class Alerts extends BaseCommand<typeof Alerts> {
@@ -34,8 +34,10 @@ export default class Alerts extends BaseCommand<typeof Alerts> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     try {
-      for (let r = report; !abort.signal.aborted; r = await fetchAlerts(client, options)) {
-        if (f.json) this.printLine(JSON.stringify(r));
+      for (let r: AlertsReport | Error = report; !abort.signal.aborted; r = await fetchAlerts(client, options).catch((err: Error) => err)) {
+        // A vmalert restart must not end the watch: say so and try again next round.
+        if (r instanceof Error) this.progress(`${new Date().toISOString()}  ${r.message}; retrying in ${f.interval} s`);
+        else if (f.json) this.printLine(JSON.stringify(r));
         else this.printLine(`${process.stdout.isTTY ? '\u001b[2J\u001b[H' : ''}${new Date().toISOString()}  ${alertsTable(r, { colour: useColour() })}\n`);
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, f.interval * 1000);

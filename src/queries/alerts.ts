@@ -44,7 +44,7 @@ export interface RuleGroup {
 }
 
 /** Every project: the rules watch all tenants; `alerts --project` and the HUD filter afterwards. */
-function all(id: string, range: string, rateInterval = range): string {
+function everyProject(id: string, range: string, rateInterval = range): string {
   return renderExpr(getEntry(id), { range, rateInterval })
     .replace(/sagewai_project_id=~"\.\*", /g, '')
     .replace(/, sagewai_project_id=~"\.\*"/g, '')
@@ -61,26 +61,26 @@ const BUDGET_SUMMARY = '{{ $labels.sagewai_budget_scope }} budget {{ $labels.sag
 export const RECORDING_RULES: readonly RecordingRule[] = [
   {
     record: 'project_model:sagewai_llm_cost_usd:increase1h',
-    expr: all('cost.by_project_model', '1h'),
+    expr: everyProject('cost.by_project_model', '1h'),
     from: 'cost.by_project_model',
     help: 'USD spent per project and model in the hour before each evaluation (exact increase of the ledger-backed counter).',
   },
   {
     record: 'project_model_type:sagewai_llm_tokens:increase1h',
-    expr: all('tokens.by_project_model', '1h'),
+    expr: everyProject('tokens.by_project_model', '1h'),
     from: 'tokens.by_project_model',
     help: 'Tokens per project, model and token type in the hour before each evaluation.',
   },
   {
     record: 'project_model:sagewai_llm_calls:increase1h',
-    expr: all('calls.by_project_model', '1h'),
+    expr: everyProject('calls.by_project_model', '1h'),
     from: 'calls.by_project_model',
     help: 'LLM calls per project, model and priced flag in the hour before each evaluation.',
   },
 ];
 
 const errorBurn = (factor: number, short: string, long: string): string =>
-  `(${all('slo.error_ratio_by_project', short)}) > ${+(factor * (1 - ERROR_SLO)).toFixed(6)} and (${all('slo.error_ratio_by_project', long)}) > ${+(factor * (1 - ERROR_SLO)).toFixed(6)}`;
+  `(${everyProject('slo.error_ratio_by_project', short)}) > ${+(factor * (1 - ERROR_SLO)).toFixed(6)} and (${everyProject('slo.error_ratio_by_project', long)}) > ${+(factor * (1 - ERROR_SLO)).toFixed(6)}`;
 
 const DRIFT_WINDOW = '5m';
 
@@ -88,7 +88,7 @@ export const ALERT_RULES: Record<'budget' | 'slo' | 'cost' | 'pipeline', readonl
   budget: [
     {
       alert: 'SagewaiBudgetExhausted',
-      expr: `${all('budget.utilization', '1h')} >= 1`,
+      expr: `${everyProject('budget.utilization', '1h')} >= 1`,
       for: '0s',
       severity: 'critical',
       tenant: true,
@@ -98,7 +98,7 @@ export const ALERT_RULES: Record<'budget' | 'slo' | 'cost' | 'pipeline', readonl
     },
     {
       alert: 'SagewaiBudget80Percent',
-      expr: `${all('budget.utilization', '1h')} >= 0.8 < 1`,
+      expr: `${everyProject('budget.utilization', '1h')} >= 0.8 < 1`,
       for: '0s',
       severity: 'warning',
       tenant: true,
@@ -108,7 +108,7 @@ export const ALERT_RULES: Record<'budget' | 'slo' | 'cost' | 'pipeline', readonl
     },
     {
       alert: 'SagewaiBudgetBurnForecast',
-      expr: `(${all('budget.projected_utilization', '1h', '30m')} >= 1) and (${all('budget.utilization', '1h')} < 1)`,
+      expr: `(${everyProject('budget.projected_utilization', '1h', '30m')} >= 1) and (${everyProject('budget.utilization', '1h')} < 1)`,
       for: '5m',
       severity: 'warning',
       tenant: true,
@@ -140,7 +140,7 @@ export const ALERT_RULES: Record<'budget' | 'slo' | 'cost' | 'pipeline', readonl
     },
     {
       alert: 'SagewaiLatencyP95High',
-      expr: `${all('http.latency_p95_by_project', '5m')} > ${LATENCY_P95_SECONDS}`,
+      expr: `${everyProject('http.latency_p95_by_project', '5m')} > ${LATENCY_P95_SECONDS}`,
       for: '5m',
       severity: 'warning',
       tenant: true,
@@ -152,7 +152,7 @@ export const ALERT_RULES: Record<'budget' | 'slo' | 'cost' | 'pipeline', readonl
   cost: [
     {
       alert: 'SagewaiUnpricedCalls',
-      expr: `label_match(${all('calls.by_project_model', '15m')}, "sagewai_priced", "false") > 0`,
+      expr: `label_match(${everyProject('calls.by_project_model', '15m')}, "sagewai_priced", "false") > 0`,
       for: '0s',
       severity: 'warning',
       tenant: true,
@@ -177,7 +177,7 @@ export const ALERT_RULES: Record<'budget' | 'slo' | 'cost' | 'pipeline', readonl
   pipeline: [
     {
       alert: 'SagewaiScrapeTargetDown',
-      expr: `${all('pipeline.scrape_up', '1m')} == 0`,
+      expr: `${everyProject('pipeline.scrape_up', '1m')} == 0`,
       for: '10s',
       severity: 'critical',
       tenant: false,
@@ -208,7 +208,7 @@ export const ALERT_RULES: Record<'budget' | 'slo' | 'cost' | 'pipeline', readonl
   ],
 };
 
-/** The groups, in the files they are written to. Recording rules run hourly; alerts every 10 s so a budget or pipeline alert shows within seconds. */
+/** The groups, in the files they are written to. Recording rules run hourly; budget and pipeline alerts every 10 s (they show within seconds), the slower-moving SLO and cost alerts every 30 s. */
 export const RULE_GROUPS: readonly RuleGroup[] = [
   { name: 'sagewai-cost-hourly', interval: '1h', file: 'recording.yml', rules: RECORDING_RULES },
   { name: 'sagewai-budgets', interval: '10s', file: 'alerts.yml', rules: ALERT_RULES.budget },
