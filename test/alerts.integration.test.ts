@@ -10,7 +10,7 @@ import { fetchAlerts } from '../src/report/alerts.js';
 import { forecastBudgets } from '../src/report/budget-forecast.js';
 import { checkRules } from '../src/verify/rules.js';
 import { startTestBackend, type TestBackend } from './helpers/backend.js';
-import { eventually } from './helpers/fault.js';
+import { bootstrap, eventually } from './helpers/fault.js';
 import { startTestStack, type TestStack } from './helpers/stack.js';
 
 /**
@@ -22,6 +22,8 @@ import { startTestStack, type TestStack } from './helpers/stack.js';
 
 /** vmalert evaluates the budget group every 10 s; a fired alert must show within two rounds plus a scrape. */
 const FIRE_BOUND_MS = 45_000;
+/** The cost group runs every 30 s (first round up to 30 s after vmalert starts). */
+const COST_BOUND_MS = 75_000;
 
 interface Received {
   path: string;
@@ -148,4 +150,25 @@ describe('alerts from the catalog on the real stack', () => {
       500,
     );
   });
+
+  it('calls to a model without a price fire SagewaiUnpricedCalls naming the project and the model; priced calls do not', async () => {
+    const tenants = [
+      { project: 'alerts-unpriced', agent: 'explorer', model: 'mystery-model-x' },
+      { project: 'alerts-priced', agent: 'helper', model: 'claude-haiku-4-5' },
+    ];
+    await bootstrap(client, tenants);
+    for (const t of tenants) for (let i = 0; i < 2; i++) await client.run(t.project, { agent_name: t.agent, message: `call ${i}`, simulate: { input_tokens: 500, output_tokens: 100 } });
+    const started = Date.now();
+    const { value } = await eventually(
+      'SagewaiUnpricedCalls for alerts-unpriced',
+      () => fetchAlerts(vmalert, { state: 'firing' }),
+      (r) => r.alerts.some((a) => a.name === 'SagewaiUnpricedCalls' && a.project === 'alerts-unpriced'),
+      COST_BOUND_MS,
+      1000,
+    );
+    const unpriced = value.alerts.filter((a) => a.name === 'SagewaiUnpricedCalls');
+    process.stdout.write(`[alerts] SagewaiUnpricedCalls firing ${Date.now() - started} ms after the calls\n`);
+    expect(unpriced.map((a) => [a.project, a.labels.gen_ai_request_model, a.value])).toEqual([['alerts-unpriced', 'mystery-model-x', 2]]);
+    expect(unpriced[0]?.summary).toContain('mystery-model-x');
+  }, 120_000);
 });
