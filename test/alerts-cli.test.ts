@@ -43,6 +43,13 @@ describe('sagewai-obs alerts (built binary)', () => {
     expect((await run(['alerts', '--vmalert-url', 'not a url'])).code).toBe(2);
   });
 
+  it('up --runtime docker refuses --rules and --alert-webhook (native only) before touching Docker', async () => {
+    const r = await run(['up', '--runtime', 'docker', '--alert-webhook', 'http://127.0.0.1:9093']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^Error: --rules and --alert-webhook apply to the native runtime/m);
+    expect(r.stderr).toMatch(/^Try this: sagewai-obs up --runtime native/m);
+  });
+
   it('export writes the same rule files as the committed ones, and says when nothing changed', async () => {
     const out = path.join(tmp, 'rules');
     const first = await run(['alerts', 'export', '--out', out, '--json']);
