@@ -34,7 +34,7 @@ await main('first-data', async () => {
     onCleanup(stopStack);
     const p = await freePorts();
     const t0 = performance.now();
-    const up = timeCommand(process.execPath, [BIN, 'up', '--runtime', 'native', '--state-dir', stateDir, '--otlp-grpc-port', String(p.otlpGrpc), '--otlp-http-port', String(p.otlpHttp), '--prom-port', String(p.promExporter), '--collector-metrics-port', String(p.collectorMetrics), '--collector-health-port', String(p.collectorHealth), '--vm-port', String(p.vm), '--vl-port', String(p.vl)], { timeoutMs: 90_000 });
+    const up = timeCommand(process.execPath, [BIN, 'up', '--runtime', 'native', '--state-dir', stateDir, '--otlp-grpc-port', String(p.otlpGrpc), '--otlp-http-port', String(p.otlpHttp), '--prom-port', String(p.promExporter), '--collector-metrics-port', String(p.collectorMetrics), '--collector-health-port', String(p.collectorHealth), '--vm-port', String(p.vm), '--vl-port', String(p.vl), '--vmalert-port', String(p.vmalert)], { timeoutMs: 90_000 });
     const record = readStackRecord(stateDir);
     pids = record ? Object.values(record.components).map((c) => c.pid) : [];
     for (const pid of pids) trackPid(pid);

@@ -21,7 +21,7 @@ const services = Object.entries(compose.services);
 
 describe('docker-compose.yml', () => {
   it('runs the same components as the native runtime, plus Grafana', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['collector', 'grafana', 'victoria-logs', 'victoria-metrics']);
+    expect(Object.keys(compose.services).sort()).toEqual(['collector', 'grafana', 'victoria-logs', 'victoria-metrics', 'vmalert']);
   });
 
   it('pins every image to the versions in src/stack/versions.ts', () => {
@@ -29,6 +29,7 @@ describe('docker-compose.yml', () => {
       collector: PINNED.collector.image,
       'victoria-metrics': PINNED['victoria-metrics'].image,
       'victoria-logs': PINNED['victoria-logs'].image,
+      vmalert: PINNED.vmalert.image,
       grafana: PINNED.grafana.image,
     };
     for (const [name, svc] of services) {
@@ -54,7 +55,7 @@ describe('docker-compose.yml', () => {
         expect(fs.existsSync(path.join(root, src)), `${name}: ${src} exists`).toBe(true);
       }
     }
-    expect(binds).toBe(4); // scrape config, collector config, Grafana provisioning and dashboards
+    expect(binds).toBe(5); // scrape config, collector config, Grafana provisioning and dashboards, vmalert rules
   });
 
   it('publishes every port on 127.0.0.1 only, with the default ports of the contract', () => {

@@ -103,6 +103,8 @@ describe('sagewai-obs hud in a real terminal', () => {
       backend.operatorToken,
       '--state-dir',
       stateDir,
+      '--vmalert-url',
+      stack.endpoints.vmalertUrl as string,
     ]
       .map((a) => `'${a.replace(/'/g, `'\\''`)}'`)
       .join(' ');
@@ -114,6 +116,8 @@ describe('sagewai-obs hud in a real terminal', () => {
     expect(alternateOn()).toBe(true);
     expect(live).toContain('metrics ●');
     expect(live).toContain('live ●');
+    // vmalert answers: the alerts line says what fires (nothing, or the alerts with their project).
+    expect(live).toMatch(/^alerts (● none firing|\d+ firing: )/m);
     expect(live).toContain('▶ Agents graph');
     expect(live).toMatch(/e2e-acme\s+default\s+[1-9]/); // the registered worker in fleet posture
 

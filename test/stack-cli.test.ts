@@ -69,7 +69,7 @@ describe('bad input to up / down / status / stack install', { timeout: 60_000 },
     try {
       const state = path.join(tmp, 'state-port');
       // Any executable passes binary resolution; the port check must stop `up` before it is run.
-      const bins = ['--collector-bin', process.execPath, '--vm-bin', process.execPath, '--vl-bin', process.execPath];
+      const bins = ['--collector-bin', process.execPath, '--vm-bin', process.execPath, '--vl-bin', process.execPath, '--vmalert-bin', process.execPath];
       const ports = ['--otlp-grpc-port', String(await freePort()), '--otlp-http-port', String(await freePort()), '--prom-port', String(await freePort())];
       const r = await run(['up', '--runtime', 'native', '--state-dir', state, ...bins, ...ports, '--vm-port', String(taken)]);
       expectUsageError(r, new RegExp(`port ${taken} \\(VictoriaMetrics\\) on 127\\.0\\.0\\.1 is already in use`), /--vm-port <free port>/);

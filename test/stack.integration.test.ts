@@ -36,7 +36,7 @@ beforeAll(async () => {
   const p = await freePorts();
   portArgs = [
     '--otlp-grpc-port', String(p.otlpGrpc), '--otlp-http-port', String(p.otlpHttp), '--prom-port', String(p.promExporter),
-    '--collector-metrics-port', String(p.collectorMetrics), '--collector-health-port', String(p.collectorHealth), '--vm-port', String(p.vm), '--vl-port', String(p.vl),
+    '--collector-metrics-port', String(p.collectorMetrics), '--collector-health-port', String(p.collectorHealth), '--vm-port', String(p.vm), '--vl-port', String(p.vl), '--vmalert-port', String(p.vmalert),
   ];
 });
 
@@ -47,15 +47,15 @@ afterAll(async () => {
 });
 
 describe('up / status / down (native runtime)', () => {
-  it('up starts all three, prints URLs and time-to-ready; status --json shows them healthy and the scrape up', async () => {
+  it('up starts all four, prints URLs and time-to-ready; status --json shows them healthy and the scrape up', async () => {
     const r = await cli(['up', '--runtime', 'native', '--state-dir', stateDir, ...portArgs]);
     expect(r.code, r.stderr).toBe(0);
     const record = JSON.parse(fs.readFileSync(path.join(stateDir, 'stack.json'), 'utf8')) as StackRecord;
     pids = Object.values(record.components).map((c) => c.pid as number);
-    expect(pids).toHaveLength(3);
+    expect(pids).toHaveLength(4);
     expect(pids.every(alive)).toBe(true);
     for (const url of [record.endpoints.vmUrl, record.endpoints.vlUrl, record.endpoints.collectorHealth, record.endpoints.otlpHttp]) expect(r.stdout).toContain(url);
-    expect(r.stdout.match(/ready in \d+ ms/g)).toHaveLength(3);
+    expect(r.stdout.match(/ready in \d+ ms/g)).toHaveLength(4);
     expect(r.stdout).toMatch(/first scrapes up {2}\d+ ms after up started/);
     // Not a terminal: one progress line per step with its duration on stderr, no escape codes.
     expect(r.stderr).toMatch(/^victoria-metrics healthy \(\d+\.\d s\)$/m);
@@ -73,6 +73,7 @@ describe('up / status / down (native runtime)', () => {
       ['collector', true, record.components.collector.pid],
       ['victoria-metrics', true, record.components['victoria-metrics'].pid],
       ['victoria-logs', true, record.components['victoria-logs'].pid],
+      ['vmalert', true, record.components.vmalert.pid],
     ]);
     expect(status?.collectorScrape).toMatchObject({ job: 'otel-collector', up: true });
     expect(status?.healthy).toBe(true);
@@ -90,7 +91,7 @@ describe('up / status / down (native runtime)', () => {
     const other = fs.mkdtempSync(path.join(os.tmpdir(), 'sagewai-obs-up-fail-'));
     try {
       const p = await freePorts();
-      const ports = ['--otlp-grpc-port', String(p.otlpGrpc), '--otlp-http-port', String(p.otlpHttp), '--prom-port', String(p.promExporter), '--collector-metrics-port', String(p.collectorMetrics), '--collector-health-port', String(p.collectorHealth), '--vm-port', String(p.vm), '--vl-port', String(p.vl)];
+      const ports = ['--otlp-grpc-port', String(p.otlpGrpc), '--otlp-http-port', String(p.otlpHttp), '--prom-port', String(p.promExporter), '--collector-metrics-port', String(p.collectorMetrics), '--collector-health-port', String(p.collectorHealth), '--vm-port', String(p.vm), '--vl-port', String(p.vl), '--vmalert-port', String(p.vmalert)];
       const broken = path.join(other, 'broken-collector');
       fs.writeFileSync(broken, '#!/bin/sh\necho "config error: this collector is broken" >&2\nexit 3\n', { mode: 0o755 });
       const r = await cli(['up', '--runtime', 'native', '--state-dir', path.join(other, 'state'), '--collector-bin', broken, ...ports]);

@@ -65,7 +65,7 @@ describe('parseChecksumsFile', () => {
 
 describe('ports', () => {
   it('default to the contract', () => {
-    expect(DEFAULT_PORTS).toEqual({ otlpGrpc: 4317, otlpHttp: 4318, promExporter: 8889, collectorMetrics: 8888, collectorHealth: 13133, vm: 8428, vl: 9428, grafana: 3000 });
+    expect(DEFAULT_PORTS).toEqual({ otlpGrpc: 4317, otlpHttp: 4318, promExporter: 8889, collectorMetrics: 8888, collectorHealth: 13133, vm: 8428, vl: 9428, vmalert: 8880, grafana: 3000 });
     expect(withDefaults({ vm: 1234, vl: undefined })).toMatchObject({ vm: 1234, vl: 9428 });
   });
   it('a taken port or a port given twice is refused with the flag to change it', async () => {

@@ -10,6 +10,8 @@ const base: VerifyReport = {
   queries: [],
   reconciliation: { ok: true, skipped: false, attempts: 1, waited_ms: 0, ledger_total_usd: 1, metrics_total_usd: 1, rows: [], mismatches: [] },
   pipeline: [],
+  rules: [],
+  firingAlerts: null,
   failures: [],
 };
 

@@ -78,3 +78,15 @@ export function resolveEndpoints(flags: EndpointFlagValues): Endpoints {
   }
   return { stateDir, vmUrl, vlUrl, backendUrl, token, sources: { vm: vmSrc, vl: vlSrc, backend: beSrc } };
 }
+
+export const vmalertUrlFlag = {
+  'vmalert-url': Flags.string({ description: 'vmalert URL [default: the running stack, else http://127.0.0.1:8880]', env: 'SAGEWAI_OBS_VMALERT_URL', helpGroup: 'ENDPOINT' }),
+};
+
+/** vmalert's URL: flag → env → config → the running stack's record → default. */
+export function resolveVmalertUrl(flagValue: string | undefined, stateDir: string): string {
+  const given = resolveSetting<string | undefined>('vmalert-url', 'SAGEWAI_OBS_VMALERT_URL', flagValue, undefined, validators.url);
+  if (given) return given.replace(/\/+$/, '');
+  const recorded = (readJson(path.join(stateDir, 'stack.json'))?.endpoints as Record<string, unknown> | undefined)?.vmalertUrl;
+  return typeof recorded === 'string' && recorded.length > 0 ? recorded.replace(/\/+$/, '') : 'http://127.0.0.1:8880';
+}

@@ -1,18 +1,22 @@
 import { Flags } from '@oclif/core';
 import { color, statusWord } from '../ui/color.js';
 import { BaseCommand } from '../base-command.js';
-import { endpointFlags, resolveEndpoints } from '../clients/endpoints.js';
+import { endpointFlags, resolveEndpoints, resolveVmalertUrl, vmalertUrlFlag } from '../clients/endpoints.js';
 import { VictoriaLogsClient } from '../clients/victoria-logs.js';
 import { VictoriaMetricsClient } from '../clients/victoria-metrics.js';
+import { VmalertClient } from '../clients/vmalert.js';
+import { readStackRecord } from '../stack/state.js';
 import { CheckFailedError } from '../errors.js';
 import { recordedCollectorHealthUrl, runPipelineProbes } from '../verify/index.js';
+import { vmalertProbes } from '../verify/rules.js';
 
 export default class Doctor extends BaseCommand<typeof Doctor> {
-  static override summary = 'Probe the telemetry pipeline (stores, scrape, collector, data arriving) and say what to fix';
+  static override summary = 'Probe the telemetry pipeline (stores, scrape, collector, data arriving, vmalert and its rules) and say what to fix';
   static override examples = ['<%= config.bin %> doctor', '<%= config.bin %> doctor --json'];
   static override flags = {
     'collector-health-url': Flags.string({ description: "The collector's health_check URL [default: the running stack's]", env: 'SAGEWAI_OBS_COLLECTOR_HEALTH_URL', helpGroup: 'ENDPOINT' }),
     ...endpointFlags,
+    ...vmalertUrlFlag,
   };
 
   public async run(): Promise<unknown> {
@@ -23,6 +27,10 @@ export default class Doctor extends BaseCommand<typeof Doctor> {
       collectorHealthUrl: this.flags['collector-health-url'] ?? recordedCollectorHealthUrl(ep.stateDir),
       dataFlow: true,
     });
+    // vmalert when one is given or the running stack has one (a bare VictoriaMetrics has none).
+    if (this.flags['vmalert-url'] || process.env.SAGEWAI_OBS_VMALERT_URL || readStackRecord(ep.stateDir)?.endpoints.vmalertUrl) {
+      probes.push(...(await vmalertProbes(new VmalertClient(resolveVmalertUrl(this.flags['vmalert-url'], ep.stateDir)))));
+    }
     const failed = probes.filter((p) => p.status === 'fail');
     const result = { ok: failed.length === 0, endpoints: { vm: ep.vmUrl, vl: ep.vlUrl, sources: ep.sources }, probes };
     if (!this.jsonEnabled()) {

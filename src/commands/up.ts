@@ -9,7 +9,7 @@ import type { Ports } from '../stack/ports.js';
 const port = (description: string, env: string) => Flags.integer({ description, env, min: 1, max: 65535, helpGroup: 'PORTS' });
 
 export default class Up extends BaseCommand<typeof Up> {
-  static override summary = 'Start the collector, VictoriaMetrics and VictoriaLogs and wait until they are healthy';
+  static override summary = 'Start the collector, VictoriaMetrics, VictoriaLogs and vmalert and wait until they are healthy';
   static override examples = ['<%= config.bin %> up', '<%= config.bin %> up --runtime native --vm-port 18428', '<%= config.bin %> up --json'];
 
   static override flags = {
@@ -19,6 +19,9 @@ export default class Up extends BaseCommand<typeof Up> {
     'collector-bin': Flags.string({ description: 'Collector binary to run instead of the cached one', env: 'SAGEWAI_OBS_COLLECTOR_BIN' }),
     'vm-bin': Flags.string({ description: 'VictoriaMetrics binary to run instead of the cached one', env: 'SAGEWAI_OBS_VM_BIN' }),
     'vl-bin': Flags.string({ description: 'VictoriaLogs binary to run instead of the cached one', env: 'SAGEWAI_OBS_VL_BIN' }),
+    'vmalert-bin': Flags.string({ description: 'vmalert binary to run instead of the cached one', env: 'SAGEWAI_OBS_VMALERT_BIN' }),
+    rules: Flags.string({ description: 'More vmalert rule files (comma-separated paths or globs) loaded with the generated ones; a broken one stops `up` before anything starts (native runtime)', env: 'SAGEWAI_OBS_RULES', helpGroup: 'ALERTS' }),
+    'alert-webhook': Flags.string({ description: 'Alertmanager (or any receiver of its API v2) that vmalert posts alerts to [default: none, alerts are only shown by `alerts`] (native runtime)', env: 'SAGEWAI_OBS_ALERT_WEBHOOK', helpGroup: 'ALERTS' }),
     timeout: Flags.integer({ description: 'Seconds to wait for each component to become healthy', env: 'SAGEWAI_OBS_UP_TIMEOUT', min: 1, default: 60 }),
     'otlp-grpc-port': port('Collector OTLP gRPC port [default: 4317]', 'SAGEWAI_OBS_OTLP_GRPC_PORT'),
     'otlp-http-port': port('Collector OTLP HTTP port [default: 4318]', 'SAGEWAI_OBS_OTLP_HTTP_PORT'),
@@ -27,6 +30,7 @@ export default class Up extends BaseCommand<typeof Up> {
     'collector-health-port': port('Collector health_check port [default: 13133]', 'SAGEWAI_OBS_COLLECTOR_HEALTH_PORT'),
     'vm-port': port('VictoriaMetrics port [default: 8428]', 'SAGEWAI_OBS_VM_PORT'),
     'vl-port': port('VictoriaLogs port [default: 9428]', 'SAGEWAI_OBS_VL_PORT'),
+    'vmalert-port': port('vmalert port [default: 8880]', 'SAGEWAI_OBS_VMALERT_PORT'),
     'grafana-port': port('Grafana port, docker runtime only [default: 3000]', 'SAGEWAI_OBS_GRAFANA_PORT'),
   };
 
@@ -40,6 +44,7 @@ export default class Up extends BaseCommand<typeof Up> {
       collectorHealth: f['collector-health-port'],
       vm: f['vm-port'],
       vl: f['vl-port'],
+      vmalert: f['vmalert-port'],
       grafana: f['grafana-port'],
     };
     const steps = this.jsonEnabled() ? silentSteps : createStepRenderer();
@@ -48,7 +53,9 @@ export default class Up extends BaseCommand<typeof Up> {
       stateDir: resolveStateDir(f['state-dir']),
       cacheDir: f['cache-dir'],
       ports,
-      binaries: { collector: f['collector-bin'], 'victoria-metrics': f['vm-bin'], 'victoria-logs': f['vl-bin'] },
+      binaries: { collector: f['collector-bin'], 'victoria-metrics': f['vm-bin'], 'victoria-logs': f['vl-bin'], vmalert: f['vmalert-bin'] },
+      extraRules: f.rules?.split(','),
+      alertWebhookUrl: f['alert-webhook'],
       healthTimeoutMs: f.timeout * 1000,
       steps,
     }).finally(() => steps.stop());
@@ -61,6 +68,7 @@ export default class Up extends BaseCommand<typeof Up> {
     this.printLine(`  VictoriaMetrics   ${e.vmUrl}${ready('victoria-metrics')}`);
     this.printLine(`  VictoriaLogs      ${e.vlUrl}${ready('victoria-logs')}`);
     if (result.scrapesUpMs !== undefined) this.printLine(`  first scrapes up  ${k.dim(`${result.scrapesUpMs} ms after up started`)}`);
+    if (e.vmalertUrl) this.printLine(`  vmalert           ${e.vmalertUrl}${ready('vmalert')}`);
     if (e.grafanaUrl) this.printLine(`  Grafana           ${e.grafanaUrl} (user admin, password in the state dir: grafana-admin-password)`);
     return result;
   }

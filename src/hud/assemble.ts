@@ -9,6 +9,7 @@ import {
   type AgentNode,
   type AuditEvent,
   type FleetRow,
+  type HudAlert,
   type HudModel,
   type Kpi,
   type KpiId,
@@ -29,6 +30,8 @@ export interface AssembleInput {
   metrics: SourceResult<MetricsSnapshot>;
   live: SourceResult<LiveSnapshot>;
   logs: SourceResult<AuditEvent[]>;
+  /** vmalert's firing alerts; absent when the HUD knows no vmalert. */
+  alerts?: SourceResult<HudAlert[]>;
   previous: HudModel | null;
   /** Events kept in the ticker. */
   eventLimit?: number;
@@ -181,5 +184,7 @@ export function assembleModel(input: AssembleInput): HudModel {
       live: status('live', input.live, now, previous),
       logs: status('logs', input.logs, now, previous),
     },
+    // A tenant sees its own alerts and the pipeline ones (no project), never another tenant's.
+    ...(input.alerts ? { alerts: input.alerts.ok ? input.alerts.value.filter((a) => a.project === null || keep(a.project)) : null } : {}),
   };
 }

@@ -49,10 +49,12 @@ export async function collectModel(sources: HudSources, opts: CollectOptions): P
   const timeoutMs = opts.timeoutMs ?? 5_000;
   const base: Omit<HudQuery, 'signal'> = { project: opts.project, now, spendWindow };
   const eventLimit = opts.eventLimit ?? 50;
-  const [metrics, live, logs] = await Promise.all([
+  const alertsSource = sources.alerts?.bind(sources);
+  const [metrics, live, logs, alerts] = await Promise.all([
     settle((signal) => sources.metrics({ ...base, signal }), timeoutMs, opts.signal),
     settle((signal) => sources.live({ ...base, signal }), timeoutMs, opts.signal),
     settle((signal) => sources.events({ ...base, signal, limit: eventLimit }), timeoutMs, opts.signal),
+    alertsSource ? settle((signal) => alertsSource({ ...base, signal }), timeoutMs, opts.signal) : Promise.resolve(undefined),
   ]);
-  return assembleModel({ now, project: opts.project, spendWindow, metrics, live, logs, previous: opts.previous, eventLimit });
+  return assembleModel({ now, project: opts.project, spendWindow, metrics, live, logs, previous: opts.previous, eventLimit, ...(alerts ? { alerts } : {}) });
 }

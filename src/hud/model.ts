@@ -109,6 +109,17 @@ export interface AuditEvent {
   detail: string | null;
 }
 
+/** A firing alert from vmalert (rules generated from the catalog; docs/alerts.md). */
+export interface HudAlert {
+  name: string;
+  severity: string;
+  /** null for pipeline alerts, which belong to no tenant. */
+  project: string | null;
+  summary: string;
+  /** When the condition started to hold (ISO time). */
+  since: string;
+}
+
 export interface HudModel {
   generatedAt: string;
   /** The tenant filter the sources were queried with (null: all tenants). */
@@ -123,6 +134,11 @@ export interface HudModel {
   spend: TenantSpend[];
   events: AuditEvent[];
   sources: Record<SourceId, SourceStatus>;
+  /**
+   * Firing alerts under the tenant filter (a tenant sees its own and the pipeline ones). Absent
+   * when the HUD knows no vmalert; null when vmalert did not answer.
+   */
+  alerts?: HudAlert[] | null;
 }
 
 export const KPI_DEFS: ReadonlyArray<{ id: KpiId; label: string; unit: KpiUnit; source: SourceId }> = [
@@ -194,6 +210,7 @@ export function filterModel(model: HudModel, project: string | null): HudModel {
     fleet: model.fleet.filter((f) => keep(f.project)),
     spend: model.spend.filter((s) => keep(s.project)),
     events: model.events.filter((e) => keep(e.project)),
+    ...(model.alerts === undefined ? {} : { alerts: model.alerts === null ? null : model.alerts.filter((a) => a.project === null || keep(a.project)) }),
   };
 }
 

@@ -6,9 +6,11 @@
 import { BackendClient } from '../clients/backend.js';
 import { VictoriaLogsClient, type LogRecord } from '../clients/victoria-logs.js';
 import { VictoriaMetricsClient, type InstantSample } from '../clients/victoria-metrics.js';
+import { VmalertClient } from '../clients/vmalert.js';
 import { getEntry, renderExpr } from '../queries/index.js';
+import { fetchAlerts } from '../report/alerts.js';
 import { rangeOf } from '../report/cost.js';
-import type { AuditEvent } from './model.js';
+import type { AuditEvent, HudAlert } from './model.js';
 import { SPARKLINE_POINTS } from './model.js';
 import type { HudQuery, HudSources, LiveSnapshot, MetricsSnapshot } from './sources.js';
 
@@ -17,6 +19,8 @@ export interface RealSourceOptions {
   vlUrl: string;
   backendUrl: string;
   token?: string | undefined;
+  /** vmalert, for the firing alerts line; none: the HUD shows no alerts line. */
+  vmalertUrl?: string | undefined;
   /** Per-request timeout (default 5 s). */
   timeoutMs?: number;
   /** Step of the spend-rate sparkline (default 30 s; SPARKLINE_POINTS steps are shown). */
@@ -137,6 +141,11 @@ export function eventsFromVictoriaLogs(vl: VictoriaLogsClient, lookbackMs = 60 *
   };
 }
 
+export function alertsFromVmalert(vmalert: VmalertClient): NonNullable<HudSources['alerts']> {
+  return async (q): Promise<HudAlert[]> =>
+    (await fetchAlerts(vmalert, { project: q.project ?? undefined, state: 'firing' })).alerts.map((a) => ({ name: a.name, severity: a.severity, project: a.project, summary: a.summary, since: a.since }));
+}
+
 export function createRealSources(opts: RealSourceOptions): HudSources {
   const timeoutMs = opts.timeoutMs ?? 5_000;
   const vm = new VictoriaMetricsClient(opts.vmUrl, { timeoutMs });
@@ -146,6 +155,7 @@ export function createRealSources(opts: RealSourceOptions): HudSources {
     metrics: metricsFromVictoria(vm, opts.sparklineStepSeconds),
     live: liveFromBackend(backend),
     events: eventsFromVictoriaLogs(vl),
+    ...(opts.vmalertUrl ? { alerts: alertsFromVmalert(new VmalertClient(opts.vmalertUrl, { timeoutMs })) } : {}),
     close: () => backend.close(),
   };
 }

@@ -4,7 +4,7 @@
  * audit events from VictoriaLogs); tests implement it with plain objects.
  */
 import type { LiveState } from '../contract/index.js';
-import type { AuditEvent } from './model.js';
+import type { AuditEvent, HudAlert } from './model.js';
 
 export interface HudQuery {
   /** Tenant filter; null means all tenants. */
@@ -45,5 +45,7 @@ export interface HudSources {
   live(q: HudQuery): Promise<LiveSnapshot>;
   /** Audit events, newest first. */
   events(q: HudQuery & { limit: number }): Promise<AuditEvent[]>;
+  /** Firing alerts visible under the tenant filter; absent when no vmalert is known. */
+  alerts?(q: HudQuery): Promise<HudAlert[]>;
   close?(): Promise<void>;
 }

@@ -13,6 +13,15 @@ const P = 'sagewai_project_id=~"$project"';
 const NO_HEALTH = 'http_route!~"/api/v1/health.*"';
 const REQ = `${P}, ${NO_HEALTH}`;
 const HTTP_COUNT = `http_server_request_duration_seconds_count{${REQ}}`;
+/** The labels that name one budget series (sagewai.budget.utilization). */
+export const BUDGET_LABELS = ['sagewai_project_id', 'sagewai_budget_scope', 'sagewai_budget_subject', 'sagewai_budget_window'] as const;
+const BUDGET_UTIL = (window: string): string => `sagewai_budget_utilization_ratio{${P}, sagewai_budget_window="${window}"}`;
+// Seconds left in the current budget window (windows are UTC days and calendar months, as in
+// src/backend/budgets.ts). time() and the calendar functions are label-free, so they act as scalars.
+const SECONDS_LEFT: Record<'daily' | 'monthly', string> = {
+  daily: '(86400 - time() % 86400)',
+  monthly: '((days_in_month() - day_of_month()) * 86400 + 86400 - time() % 86400)',
+};
 // LogsQL regex filters are unanchored substring matches, so anchor the project explicitly.
 const LOG_P = 'sagewai.project_id:~"^($project)$"';
 // Ratios (quantiles, averages, error shares) divide increase_pure() windows rather than rate():
@@ -20,7 +29,10 @@ const LOG_P = 'sagewai.project_id:~"^($project)$"';
 // not pre-registered) still counts its first requests instead of reading as 0/0.
 // Collector self-metrics: the `_total` suffix depends on the collector's internal telemetry
 // exporter settings (v0.161 exposes them without it), so accept both spellings.
-const otelcol = (name: string, extra = ''): string => `{__name__=~"otelcol_${name}(_total)?"${extra ? `, ${extra}` : ''}}`;
+export const otelcol = (name: string, extra = ''): string => `{__name__=~"otelcol_${name}(_total)?"${extra ? `, ${extra}` : ''}}`;
+
+/** The collector's exporter to VictoriaLogs (assets/collector/config.yaml names it otlp_http/victorialogs; older configs spelled it otlphttp). */
+export const VL_EXPORTER = 'exporter=~"otlp_?http.*"';
 
 const PIPELINE_NOTE = 'Collector and scrape self-metrics carry no project label: this panel shows the whole pipeline whatever the project variable says.';
 
@@ -179,7 +191,7 @@ const hudAndBoard: CatalogEntry[] = [
     title: 'Log records: accepted vs sent to VictoriaLogs',
     description: `Log records per second the collector accepted and the otlphttp exporter delivered to VictoriaLogs (health-probe noise is filtered in between). ${PIPELINE_NOTE}`,
     datasource: 'victoriametrics',
-    expr: `label_set(sum(rate(${otelcol('receiver_accepted_log_records')}[$__rate_interval])), "stage", "accepted") or label_set(sum(rate(${otelcol('exporter_sent_log_records', 'exporter=~"otlphttp.*"')}[$__rate_interval])), "stage", "sent")`,
+    expr: `label_set(sum(rate(${otelcol('receiver_accepted_log_records')}[$__rate_interval])), "stage", "accepted") or label_set(sum(rate(${otelcol('exporter_sent_log_records', VL_EXPORTER)}[$__rate_interval])), "stage", "sent")`,
     unit: 'short',
     legend: '{{stage}}',
     groupBy: ['stage'],
@@ -402,6 +414,73 @@ const hudAndBoard: CatalogEntry[] = [
     groupBy: ['sagewai_project_id', 'gen_ai_request_model'],
     tenant: true,
   },
+  // ── Alerting rules and budget forecasts (src/queries/alerts.ts; no board panel) ──────────
+  {
+    id: 'budget.utilization_slope',
+    title: 'Budget burn rate',
+    description: 'How fast each budget fills: the per-second slope of its utilisation over the rate interval (deriv). `budget status` turns it into a date of exhaustion. Scoped by the project variable.',
+    datasource: 'victoriametrics',
+    expr: `max by (${by(BUDGET_LABELS)}) (deriv(sagewai_budget_utilization_ratio{${P}}[$__rate_interval]))`,
+    unit: 'short',
+    legend: '{{sagewai_project_id}} {{sagewai_budget_scope}}:{{sagewai_budget_subject}}',
+    groupBy: BUDGET_LABELS,
+    tenant: true,
+  },
+  {
+    id: 'budget.projected_utilization',
+    title: 'Projected budget utilisation at window end',
+    description: 'Utilisation now plus its slope over the rate interval times the seconds left in the budget window (daily: to UTC midnight; monthly: to the 1st, UTC). ≥ 1 means the budget runs out before its window ends. Scoped by the project variable.',
+    datasource: 'victoriametrics',
+    expr: `max by (${by(BUDGET_LABELS)}) ((${BUDGET_UTIL('daily')} + clamp_min(deriv(${BUDGET_UTIL('daily')}[$__rate_interval]), 0) * ${SECONDS_LEFT.daily}) or (${BUDGET_UTIL('monthly')} + clamp_min(deriv(${BUDGET_UTIL('monthly')}[$__rate_interval]), 0) * ${SECONDS_LEFT.monthly}))`,
+    unit: 'percentunit',
+    legend: '{{sagewai_project_id}} {{sagewai_budget_scope}}:{{sagewai_budget_subject}} ({{sagewai_budget_window}})',
+    groupBy: BUDGET_LABELS,
+    tenant: true,
+  },
+  {
+    id: 'slo.error_ratio_by_project',
+    title: 'Error ratio (5xx) by project',
+    description: 'Share of HTTP responses with a 5xx status per project over the rate interval; 0 where requests flowed and none failed. The error-budget burn alerts read it over two windows. Scoped by the project variable.',
+    datasource: 'victoriametrics',
+    expr: `(sum by (sagewai_project_id) (increase_pure(http_server_request_duration_seconds_count{${REQ}, http_response_status_code=~"5.."}[$__rate_interval])) or (0 * sum by (sagewai_project_id) (increase_pure(${HTTP_COUNT}[$__rate_interval])))) / sum by (sagewai_project_id) (increase_pure(${HTTP_COUNT}[$__rate_interval]))`,
+    unit: 'percentunit',
+    legend: '{{sagewai_project_id}}',
+    groupBy: ['sagewai_project_id'],
+    tenant: true,
+  },
+  {
+    id: 'http.latency_p95_by_project',
+    title: 'Latency p95 by project',
+    description: '95th percentile HTTP request duration per project over the rate interval (health checks excluded). Scoped by the project variable.',
+    datasource: 'victoriametrics',
+    expr: `histogram_quantile(0.95, sum by (le, sagewai_project_id) (increase_pure(http_server_request_duration_seconds_bucket{${REQ}}[$__rate_interval])))`,
+    unit: 's',
+    legend: '{{sagewai_project_id}}',
+    groupBy: ['sagewai_project_id'],
+    tenant: true,
+  },
+  {
+    id: 'tokens.by_project_model',
+    title: 'Tokens by project, model and type',
+    description: 'Tokens per project, model and token type over the range; the hourly recording rule project_model_type:sagewai_llm_tokens:increase1h stores it per hour; `cost predict` prices it with another model or price book, `cost savings` with the cached and uncached input price. Scoped by the project variable.',
+    datasource: 'victoriametrics',
+    expr: `sum by (sagewai_project_id, gen_ai_request_model, gen_ai_token_type) (increase_pure(sagewai_llm_tokens_total{${P}}[$__range]))`,
+    unit: 'short',
+    legend: '{{sagewai_project_id}}/{{gen_ai_request_model}} {{gen_ai_token_type}}',
+    groupBy: ['sagewai_project_id', 'gen_ai_request_model', 'gen_ai_token_type'],
+    tenant: true,
+  },
+  {
+    id: 'calls.by_project_model',
+    title: 'LLM calls by project and model, priced or not',
+    description: 'LLM calls per project and model over the range, split by whether the model had a price; the hourly recording rule project_model:sagewai_llm_calls:increase1h stores it per hour. Scoped by the project variable.',
+    datasource: 'victoriametrics',
+    expr: `sum by (sagewai_project_id, gen_ai_request_model, sagewai_priced) (increase_pure(sagewai_llm_calls_total{${P}}[$__range]))`,
+    unit: 'short',
+    legend: '{{sagewai_project_id}}/{{gen_ai_request_model}} priced={{sagewai_priced}}',
+    groupBy: ['sagewai_project_id', 'gen_ai_request_model', 'sagewai_priced'],
+    tenant: true,
+  },
   {
     id: 'traffic.calls_by_agent',
     title: 'LLM calls by agent and model',
@@ -475,17 +554,6 @@ function reportEntries(): CatalogEntry[] {
       });
     }
   }
-  out.push({
-    id: 'tokens.by_project_model',
-    title: 'Tokens by project, model and type (for what-if pricing and cache savings)',
-    description: 'Tokens per project, model and token type over the range; `cost predict` prices them with another model or price book, `cost savings` with the cached and uncached input price. Scoped by the project variable.',
-    datasource: 'victoriametrics',
-    expr: `sum by (sagewai_project_id, gen_ai_request_model, gen_ai_token_type) (increase_pure(sagewai_llm_tokens_total{${P}}[$__range]))`,
-    unit: 'short',
-    legend: '{{sagewai_project_id}} {{gen_ai_request_model}} {{gen_ai_token_type}}',
-    groupBy: ['sagewai_project_id', 'gen_ai_request_model', 'gen_ai_token_type'],
-    tenant: true,
-  });
   return out;
 }
 

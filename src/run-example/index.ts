@@ -9,6 +9,7 @@ import { prepareEnvironment } from './environment.js';
 import { watchFirstData } from './first-data.js';
 import { progressLine } from './report.js';
 import { verifyRun } from './verify.js';
+import { alertChecks } from './alerts.js';
 
 export { EXAMPLES } from './catalog-of-examples.js';
 export { renderReport } from './report.js';
@@ -93,7 +94,7 @@ export async function runExample(o: RunExampleOptions): Promise<RunExampleReport
       try {
         const fromMs = (counter.firstRequestAt ?? startedAt) - 1000;
         const v = await verifyRun({ vmUrl: env.vmUrl, vlUrl: env.vlUrl, api, counter, fromMs, panels: def.panels, expectedEvents: def.expectedEvents(result), exclusiveBackend: env.started.backend, log: (l) => say(`  ${l}`) });
-        verification = { checks: v.checks, settleSeconds: v.settleSeconds };
+        verification = { checks: [...v.checks, ...(await alertChecks({ stateDir: env.stateDir, vmUrl: env.vmUrl, allowed: def.allowedAlerts, say }))], settleSeconds: v.settleSeconds };
       } finally {
         await pool.close();
       }

@@ -6,13 +6,14 @@ import { UserError } from '../errors.js';
 import { assetsDir, defaultCacheDir } from '../paths.js';
 import { PINNED, type ComponentName } from './versions.js';
 
-export const COMPONENTS: readonly ComponentName[] = ['collector', 'victoria-metrics', 'victoria-logs'];
+export const COMPONENTS: readonly ComponentName[] = ['collector', 'victoria-metrics', 'victoria-logs', 'vmalert'];
 
 /** The `stack install` / `up` flag and env var that point at an explicit binary. */
 export const EXPLICIT_BIN: Readonly<Record<ComponentName, { flag: string; env: string }>> = {
   collector: { flag: 'collector-bin', env: 'SAGEWAI_OBS_COLLECTOR_BIN' },
   'victoria-metrics': { flag: 'vm-bin', env: 'SAGEWAI_OBS_VM_BIN' },
   'victoria-logs': { flag: 'vl-bin', env: 'SAGEWAI_OBS_VL_BIN' },
+  vmalert: { flag: 'vmalert-bin', env: 'SAGEWAI_OBS_VMALERT_BIN' },
 };
 
 export function manifestPath(): string {
@@ -108,6 +109,7 @@ const PATH_NAMES: Readonly<Record<ComponentName, readonly string[]>> = {
   collector: [PINNED.collector.binary],
   'victoria-metrics': ['victoria-metrics', 'victoria-metrics-prod'],
   'victoria-logs': ['victoria-logs', 'victoria-logs-prod'],
+  vmalert: ['vmalert', 'vmalert-prod'],
 };
 
 /**

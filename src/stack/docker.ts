@@ -44,6 +44,7 @@ export function composeEnv(ports: Ports, password: string): Record<string, strin
     SAGEWAI_OBS_COLLECTOR_HEALTH_PORT: String(ports.collectorHealth),
     SAGEWAI_OBS_VM_PORT: String(ports.vm),
     SAGEWAI_OBS_VL_PORT: String(ports.vl),
+    SAGEWAI_OBS_VMALERT_PORT: String(ports.vmalert),
     SAGEWAI_OBS_GRAFANA_PORT: String(ports.grafana),
     SAGEWAI_OBS_GRAFANA_ADMIN_PASSWORD: password,
   };
@@ -67,7 +68,7 @@ export async function upDocker(options: { stateDir: string; ports?: Partial<Port
   if (existing && existing.runtime === 'native') throw new UserError(`a native stack is recorded in ${stateDir}`, `sagewai-obs down --state-dir ${stateDir}`);
   const ports = withDefaults(options.ports ?? existing?.ports);
   const { password } = grafanaPassword(stateDir);
-  if (!existing) await assertPortsFree(ports, ['otlpGrpc', 'otlpHttp', 'promExporter', 'collectorMetrics', 'collectorHealth', 'vm', 'vl', 'grafana']);
+  if (!existing) await assertPortsFree(ports, ['otlpGrpc', 'otlpHttp', 'promExporter', 'collectorMetrics', 'collectorHealth', 'vm', 'vl', 'vmalert', 'grafana']);
   const steps = options.steps ?? lineSteps(options.onProgress ?? (() => undefined));
   const started = Date.now();
   const composed = steps.begin('docker compose up (pulling pinned images on first run)');
@@ -78,7 +79,7 @@ export async function upDocker(options: { stateDir: string; ports?: Partial<Port
   composed({ detail: 'docker compose up' });
   const endpoints = endpointsFor(ports, `http://127.0.0.1:${ports.grafana}`);
   const components = {} as Record<ComponentName, ComponentRecord>;
-  for (const c of COMPONENTS) components[c] = { pid: null, logFile: `docker compose -p ${COMPOSE_PROJECT} logs ${c}`, dataDir: c === 'collector' ? '(none: the collector keeps no data)' : `docker volume ${COMPOSE_PROJECT}_${c}-data`, version: PINNED[c].version };
+  for (const c of COMPONENTS) components[c] = { pid: null, logFile: `docker compose -p ${COMPOSE_PROJECT} logs ${c}`, dataDir: c === 'collector' || c === 'vmalert' ? `(none: the ${c} keeps no data)` : `docker volume ${COMPOSE_PROJECT}_${c}-data`, version: PINNED[c].version };
   const record: StackRecord = { runtime: 'docker', startedAt: existing?.startedAt ?? new Date().toISOString(), endpoints, components, ports };
   writeStackRecord(stateDir, record);
   const readyMs: Partial<Record<ComponentName, number>> = {};

@@ -85,7 +85,7 @@ async function hasGo(): Promise<boolean> {
 class StepFailed extends Error {}
 
 /** Download step: fetch the official (or mirrored) archive, check its SHA-256, unpack the binary. */
-async function downloadRelease(component: 'victoria-metrics' | 'victoria-logs', cacheDir: string, options: InstallOptions, st: Steps): Promise<string | undefined> {
+async function downloadRelease(component: Exclude<ComponentName, 'collector'>, cacheDir: string, options: InstallOptions, st: Steps): Promise<string | undefined> {
   const rel = RELEASES[component];
   const archive = rel.archive(goArch());
   const expected = options.checksums?.[archive] ?? PINNED_RELEASE_SHA256[archive];

@@ -17,8 +17,10 @@ import {
   type ComponentRecord,
   type StackEndpoints,
   type StackRecord,
+  type AlertingConfig,
 } from './state.js';
 import { PINNED, type ComponentName } from './versions.js';
+import { alertingConfig, assertRulesValid, vmalertArgs } from './vmalert.js';
 
 export interface UpOptions {
   stateDir: string;
@@ -30,6 +32,10 @@ export interface UpOptions {
   onProgress?: ((line: string) => void) | undefined;
   /** Steps with their elapsed time (a terminal renderer); without it, steps become onProgress lines. */
   steps?: Steps | undefined;
+  /** Rule files (paths or globs) vmalert loads besides the generated ones (`up --rules`). */
+  extraRules?: readonly string[] | undefined;
+  /** Alertmanager-compatible URL vmalert posts alerts to (`up --alert-webhook`); none = discard. */
+  alertWebhookUrl?: string | undefined;
 }
 
 export interface UpResult {
@@ -42,7 +48,7 @@ export interface UpResult {
 }
 
 /** The ports the native runtime binds (Grafana is not started natively). */
-export const NATIVE_PORT_KEYS: readonly (keyof Ports)[] = ['otlpGrpc', 'otlpHttp', 'promExporter', 'collectorMetrics', 'collectorHealth', 'vm', 'vl'];
+export const NATIVE_PORT_KEYS: readonly (keyof Ports)[] = ['otlpGrpc', 'otlpHttp', 'promExporter', 'collectorMetrics', 'collectorHealth', 'vm', 'vl', 'vmalert'];
 
 export function endpointsFor(ports: Ports, grafanaUrl: string | null = null): StackEndpoints {
   return {
@@ -53,12 +59,14 @@ export function endpointsFor(ports: Ports, grafanaUrl: string | null = null): St
     promExporter: `http://127.0.0.1:${ports.promExporter}/metrics`,
     collectorHealth: `http://127.0.0.1:${ports.collectorHealth}/`,
     collectorMetrics: `http://127.0.0.1:${ports.collectorMetrics}/metrics`,
+    vmalertUrl: `http://127.0.0.1:${ports.vmalert}`,
     grafanaUrl,
   };
 }
 
 export function healthUrl(component: ComponentName, endpoints: StackEndpoints): string {
   if (component === 'collector') return endpoints.collectorHealth;
+  if (component === 'vmalert') return `${endpoints.vmalertUrl ?? ''}/health`;
   return `${component === 'victoria-metrics' ? endpoints.vmUrl : endpoints.vlUrl}/health`;
 }
 
@@ -79,7 +87,7 @@ export function stackEnv(ports: Ports): Record<string, string> {
 }
 
 /** Command line of each component. */
-export function commandLine(component: ComponentName, ports: Ports, dataDir: string): string[] {
+export function commandLine(component: ComponentName, ports: Ports, dataDir: string, alerting?: AlertingConfig): string[] {
   switch (component) {
     case 'collector':
       return ['--config', path.join(assetsDir(), 'collector', 'config.yaml')];
@@ -99,6 +107,8 @@ export function commandLine(component: ComponentName, ports: Ports, dataDir: str
       ];
     case 'victoria-logs':
       return [`-httpListenAddr=127.0.0.1:${ports.vl}`, `-storageDataPath=${dataDir}`, '-loggerOutput=stderr'];
+    case 'vmalert':
+      return vmalertArgs(ports, alerting ?? alertingConfig({}));
   }
 }
 
@@ -146,6 +156,10 @@ export async function upNative(options: UpOptions): Promise<UpResult> {
   const ports = withDefaults(options.ports);
   await assertPortsFree(ports, NATIVE_PORT_KEYS);
 
+  // A broken rule file must stop `up` before anything starts, naming the rule.
+  const alerting = alertingConfig(options);
+  await assertRulesValid(binaries.vmalert.path, alerting.ruleFiles);
+
   const endpoints = endpointsFor(ports);
   const env = { ...process.env, ...stackEnv(ports) };
   fs.mkdirSync(path.join(stateDir, 'logs'), { recursive: true });
@@ -155,10 +169,11 @@ export async function upNative(options: UpOptions): Promise<UpResult> {
     endpoints,
     components: {} as Record<ComponentName, ComponentRecord>,
     ports,
+    alerting,
   };
   const spawned = {} as Record<ComponentName, { proc: SpawnedProcess; at: number; end: (e?: StepEnd) => number }>;
-  // VictoriaLogs first: the collector exports logs to it from its first batch.
-  for (const c of ['victoria-logs', 'victoria-metrics', 'collector'] as const) {
+  // VictoriaLogs first: the collector exports logs to it from its first batch. vmalert last: it queries VictoriaMetrics.
+  for (const c of ['victoria-logs', 'victoria-metrics', 'collector', 'vmalert'] as const) {
     const dataDir = componentDataDir(stateDir, c);
     const logFile = componentLogFile(stateDir, c);
     fs.mkdirSync(dataDir, { recursive: true });
@@ -166,7 +181,7 @@ export async function upNative(options: UpOptions): Promise<UpResult> {
     steps.note(`starting ${c} (${binaries[c].source}: ${binaries[c].path})`);
     const at = Date.now();
     const end = steps.begin(`${c}: waiting for health`);
-    const proc = spawnDaemon(binaries[c].path, commandLine(c, ports, dataDir), { logFile, cwd: dataDir, env });
+    const proc = spawnDaemon(binaries[c].path, commandLine(c, ports, dataDir, alerting), { logFile, cwd: dataDir, env });
     spawned[c] = { proc, at, end };
     record.components[c] = { pid: proc.pid, logFile, dataDir, version: PINNED[c].version, binary: binaries[c].path };
     writeStackRecord(stateDir, record);

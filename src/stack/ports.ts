@@ -10,6 +10,7 @@ export interface Ports {
   collectorHealth: number;
   vm: number;
   vl: number;
+  vmalert: number;
   grafana: number;
 }
 
@@ -21,6 +22,7 @@ export const DEFAULT_PORTS: Readonly<Ports> = {
   collectorHealth: 13133,
   vm: 8428,
   vl: 9428,
+  vmalert: 8880,
   grafana: 3000,
 };
 
@@ -33,6 +35,7 @@ export const PORT_FLAGS: Readonly<Record<keyof Ports, string>> = {
   collectorHealth: '--collector-health-port',
   vm: '--vm-port',
   vl: '--vl-port',
+  vmalert: '--vmalert-port',
   grafana: '--grafana-port',
 };
 
@@ -44,6 +47,7 @@ export const PORT_LABELS: Readonly<Record<keyof Ports, string>> = {
   collectorHealth: 'collector health_check',
   vm: 'VictoriaMetrics',
   vl: 'VictoriaLogs',
+  vmalert: 'vmalert',
   grafana: 'Grafana',
 };
 

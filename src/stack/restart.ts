@@ -32,7 +32,7 @@ export async function restartNativeComponent(options: RestartComponentOptions): 
   fs.mkdirSync(comp.dataDir, { recursive: true });
   fs.appendFileSync(comp.logFile, `--- sagewai-obs restart ${new Date().toISOString()}: ${comp.binary}\n`);
   const at = Date.now();
-  const proc = spawnDaemon(comp.binary, commandLine(c, ports, comp.dataDir), { logFile: comp.logFile, cwd: comp.dataDir, env: { ...process.env, ...stackEnv(ports) } });
+  const proc = spawnDaemon(comp.binary, commandLine(c, ports, comp.dataDir, record.alerting), { logFile: comp.logFile, cwd: comp.dataDir, env: { ...process.env, ...stackEnv(ports) } });
   record.components[c] = { ...comp, pid: proc.pid };
   writeStackRecord(stateDir, record);
   const readyMs = await waitHealthy(healthUrl(c, record.endpoints), {

@@ -1,9 +1,9 @@
 import path from 'node:path';
+import { UserError } from '../errors.js';
 import { dockerAvailable, downDocker, upDocker } from './docker.js';
 import { downNative, upNative, type DownResult, type UpOptions, type UpResult } from './native.js';
 import { readStackRecord } from './state.js';
 import { waitFirstScrapes } from './status.js';
-import { UserError } from '../errors.js';
 import { lineSteps } from '../ui/progress.js';
 
 export type Runtime = 'auto' | 'native' | 'docker';
@@ -24,6 +24,10 @@ export async function up(options: UpOptions & { runtime: Runtime }): Promise<UpR
   // A stack already recorded decides the runtime, so `up` twice never starts a second one.
   const recorded = readStackRecord(path.resolve(options.stateDir))?.runtime;
   const runtime = recorded ?? (await chooseRuntime(options.runtime));
+  if (runtime === 'docker' && ((options.extraRules?.length ?? 0) > 0 || options.alertWebhookUrl)) {
+    // The compose file mounts only the generated rules and sends no notifications (docs/alerts.md).
+    throw new UserError('--rules and --alert-webhook apply to the native runtime; the docker runtime loads only the generated rules and notifies no one', ['sagewai-obs up --runtime native --rules … --alert-webhook …', 'or edit the vmalert service in docker-compose.yml (docs/alerts.md)']);
+  }
   const result = runtime === 'docker' ? await upDocker(options) : await upNative(options);
   const steps = options.steps ?? lineSteps(options.onProgress ?? (() => undefined));
   const end = steps.begin('VictoriaMetrics: waiting for the first scrape of every target');

@@ -13,6 +13,8 @@ export interface StackEndpoints {
   promExporter: string;
   collectorHealth: string;
   collectorMetrics: string;
+  /** vmalert's API (alerts, rules); absent in records written before vmalert joined the stack. */
+  vmalertUrl?: string;
   grafanaUrl: string | null;
 }
 
@@ -31,6 +33,15 @@ export interface StackRecord {
   endpoints: StackEndpoints;
   components: Record<ComponentName, ComponentRecord>;
   ports: Ports;
+  /** What vmalert was started with, so a restart uses the same rules and notifier. */
+  alerting?: AlertingConfig;
+}
+
+export interface AlertingConfig {
+  /** Rule files (absolute paths or globs): the generated assets/vmalert/*.yml plus any given by `up --rules`. */
+  ruleFiles: string[];
+  /** Where vmalert posts alerts (Alertmanager API v2); null = nowhere (-notifier.blackhole). */
+  notifierUrl: string | null;
 }
 
 export function stackRecordPath(stateDir: string): string {

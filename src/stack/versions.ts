@@ -20,6 +20,14 @@ export const PINNED = {
     binary: 'victoria-logs',
     goPackage: 'github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs',
   },
+  // VictoriaMetrics' rule engine: recording rules and alerts from assets/vmalert (generated from
+  // the catalog). Same release as VictoriaMetrics; its release archive is the vmutils one.
+  vmalert: {
+    version: 'v1.151.0',
+    image: 'victoriametrics/vmalert:v1.151.0',
+    binary: 'vmalert',
+    goPackage: 'github.com/VictoriaMetrics/VictoriaMetrics/app/vmalert',
+  },
   grafana: {
     version: '12.2.0',
     image: 'grafana/grafana:12.2.0',
@@ -27,7 +35,7 @@ export const PINNED = {
   },
 } as const;
 
-export type ComponentName = 'collector' | 'victoria-metrics' | 'victoria-logs';
+export type ComponentName = 'collector' | 'victoria-metrics' | 'victoria-logs' | 'vmalert';
 
 /** The collector builder (ocb) that turns assets/collector/manifest.yaml into our collector. */
 export const COLLECTOR_BUILDER = {
@@ -44,7 +52,7 @@ export const COLLECTOR_BUILDER = {
  * (`--release-checksums`, sha256sum format, e.g. the release's own *_checksums.txt); without one
  * the download step is skipped, never run unchecked.
  */
-export const RELEASES: Record<'victoria-metrics' | 'victoria-logs', { defaultBaseUrl: string; archive: (arch: string) => string; binaryInArchive: string }> = {
+export const RELEASES: Record<'victoria-metrics' | 'victoria-logs' | 'vmalert', { defaultBaseUrl: string; archive: (arch: string) => string; binaryInArchive: string }> = {
   'victoria-metrics': {
     defaultBaseUrl: `https://github.com/VictoriaMetrics/VictoriaMetrics/releases/download/${PINNED['victoria-metrics'].version}`,
     archive: (arch) => `victoria-metrics-linux-${arch}-${PINNED['victoria-metrics'].version}.tar.gz`,
@@ -54,6 +62,11 @@ export const RELEASES: Record<'victoria-metrics' | 'victoria-logs', { defaultBas
     defaultBaseUrl: `https://github.com/VictoriaMetrics/VictoriaLogs/releases/download/${PINNED['victoria-logs'].version}`,
     archive: (arch) => `victoria-logs-linux-${arch}-${PINNED['victoria-logs'].version}.tar.gz`,
     binaryInArchive: 'victoria-logs-prod',
+  },
+  vmalert: {
+    defaultBaseUrl: `https://github.com/VictoriaMetrics/VictoriaMetrics/releases/download/${PINNED.vmalert.version}`,
+    archive: (arch) => `vmutils-linux-${arch}-${PINNED.vmalert.version}.tar.gz`,
+    binaryInArchive: 'vmalert-prod',
   },
 };
 

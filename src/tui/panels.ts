@@ -119,6 +119,20 @@ export function headerLine(model: HudModel, filter: string | null, width: number
   return clip(segs, width);
 }
 
+/** One line under the header: the firing alerts (critical first), or that none fire; null when the HUD knows no vmalert. */
+export function alertsLine(model: HudModel, width: number): Line | null {
+  if (model.alerts === undefined) return null;
+  if (model.alerts === null) return clip([{ t: 'alerts ', dim: true }, { t: '✕ vmalert did not answer', color: 'red' }], width);
+  if (model.alerts.length === 0) return clip([{ t: 'alerts ', dim: true }, { t: '● none firing', color: 'green' }], width);
+  const sorted = [...model.alerts].sort((a, b) => (a.severity === b.severity ? a.name.localeCompare(b.name) : a.severity === 'critical' ? -1 : 1));
+  const segs: Line = [{ t: `alerts ${sorted.length} firing: `, color: 'red', bold: true }];
+  sorted.forEach((a, i) => {
+    if (i > 0) segs.push({ t: ' · ', dim: true });
+    segs.push({ t: a.name.replace(/^Sagewai/, ''), color: a.severity === 'critical' ? 'red' : 'yellow', bold: true }, { t: ` ${a.project ?? 'pipeline'}`, dim: true });
+  });
+  return clip(segs, width);
+}
+
 export function clip(line: Line, width: number): Line {
   const out: Line = [];
   let left = width;

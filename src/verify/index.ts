@@ -4,7 +4,9 @@ import type { VictoriaMetricsClient } from '../clients/victoria-metrics.js';
 import { CheckFailedError, UserError, describeCause } from '../errors.js';
 import { catalog, getEntry, renderExpr, type CatalogEntry } from '../queries/index.js';
 import { rangeOf, type TimeWindow } from '../report/cost.js';
+import type { VmalertClient } from '../clients/vmalert.js';
 import { runPipelineProbes, type Probe } from './pipeline.js';
+import { checkRules, type RuleCheck } from './rules.js';
 
 /**
  * The verification library behind `verify` and `run-example --verify`: every catalog query has
@@ -58,6 +60,10 @@ export interface VerifyReport {
   queries: QueryCheck[];
   reconciliation: Reconciliation;
   pipeline: Probe[];
+  /** Every generated alerting and recording rule: its expression runs (and vmalert, when known, evaluates it cleanly). */
+  rules: RuleCheck[];
+  /** Alerts vmalert has firing now, as "name{project}" (reported, not failures: a workload may provoke them); null without vmalert. */
+  firingAlerts: string[] | null;
   /** One line per failure, naming the panel, the pair or the probe. */
   failures: string[];
 }
@@ -70,6 +76,8 @@ export interface VerifyOptions {
   window: TimeWindow;
   project?: string | undefined;
   collectorHealthUrl?: string | undefined;
+  /** The stack's vmalert: then every rule must also be loaded and healthy there. */
+  vmalert?: VmalertClient | undefined;
   /** Metrics trail the ledger by the export + scrape interval: re-poll until equal or this long (default 30 s). */
   reconcileTimeoutMs?: number;
   pollMs?: number;
@@ -189,12 +197,18 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyReport> {
   const queries: QueryCheck[] = [];
   // Sequential: a 2-core machine, and the stores are the thing under test.
   for (const e of entries) queries.push(await checkQuery(e, opts));
+  opts.onProgress?.('running every alerting and recording rule expression…');
+  const rules = await checkRules({ vm: opts.vm, vmalert: opts.vmalert });
+  const firingAlerts = opts.vmalert
+    ? (await opts.vmalert.alerts()).filter((a) => a.state === 'firing' && (!opts.project || !a.labels.sagewai_project_id || a.labels.sagewai_project_id === opts.project)).map((a) => `${a.name}${a.labels.sagewai_project_id ? `{${a.labels.sagewai_project_id}}` : a.labels.job ? `{${a.labels.job}}` : ''}`)
+    : null;
   opts.onProgress?.('reconciling the ledger with VictoriaMetrics…');
   const reconciliation = await reconcile(opts);
 
   const failures: string[] = [];
   for (const p of pipeline.filter((x) => x.status === 'fail')) failures.push(`pipeline: ${p.name}: ${p.detail}`);
   for (const q of queries.filter((x) => !x.ok)) failures.push(`${q.row ? `panel "${q.title}"` : 'query'} (${q.id}): ${q.error ?? 'no data'}`);
+  for (const r of rules.filter((x) => !x.ok)) failures.push(`${r.kind} rule ${r.name}: ${r.error ?? 'failed'}`);
   if (!reconciliation.skipped && !reconciliation.ok) {
     if (reconciliation.error) failures.push(`reconciliation: ${reconciliation.error}`);
     for (const m of reconciliation.mismatches) failures.push(`reconciliation ${m.project}/${m.model}: ledger $${m.ledger_usd.toFixed(9)} ≠ metrics $${m.metrics_usd.toFixed(9)} (diff ${m.diff_usd >= 0 ? '+' : ''}${m.diff_usd.toFixed(9)})`);
@@ -207,6 +221,8 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyReport> {
     queries,
     reconciliation,
     pipeline,
+    rules,
+    firingAlerts,
     failures,
   };
 }
@@ -219,4 +235,5 @@ export function assertVerified(report: VerifyReport): void {
   throw new CheckFailedError(`verify found ${report.failures.length} problem(s):\n  ${shown.join('\n  ')}${more > 0 ? `\n  … and ${more} more` : ''}`, report);
 }
 
+export { checkRules, checkFiringAlerts, type RuleCheck, type UnexpectedAlerts } from './rules.js';
 export { runPipelineProbes, recordedCollectorHealthUrl, REQUIRED_SCRAPE_JOBS, type Probe, type ProbeStatus } from './pipeline.js';

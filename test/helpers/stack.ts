@@ -13,17 +13,17 @@ export interface TestStack {
 }
 
 /**
- * Starts the real collector, VictoriaMetrics and VictoriaLogs from the binary cache
+ * Starts the real collector, VictoriaMetrics, VictoriaLogs and vmalert from the binary cache
  * (`npm run stack:install` fills it) on free loopback ports with a temporary state dir.
  * stop() kills the processes by PID and removes the directory.
  */
-export async function startTestStack(options: { healthTimeoutMs?: number } = {}): Promise<TestStack> {
+export async function startTestStack(options: { healthTimeoutMs?: number; alertWebhookUrl?: string } = {}): Promise<TestStack> {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sagewai-obs-stack-'));
   let lastErr: unknown;
   // A free port found now can be taken by a parallel test before we bind it: retry on that.
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const { record } = await upNative({ stateDir, ports: await freePorts(), healthTimeoutMs: options.healthTimeoutMs ?? 60_000 });
+      const { record } = await upNative({ stateDir, ports: await freePorts(), healthTimeoutMs: options.healthTimeoutMs ?? 60_000, alertWebhookUrl: options.alertWebhookUrl });
       let stopped = false;
       // A test run that ends without stop() (a crash, a forgotten afterAll) must not leave daemons behind.
       const pids = Object.values(record.components).map((c) => c.pid);

@@ -2,7 +2,7 @@ import React, { memo, useMemo } from 'react';
 import { Box, Text } from 'ink';
 import type { HudModel } from '../../hud/model.js';
 import { WIDE_MIN_COLUMNS, computeLayout, type PanelBox } from '../layout.js';
-import { HELP_LINES, headerLine, kpiLines, panelLines, panelTitle, type PanelId } from '../panels.js';
+import { HELP_LINES, alertsLine, headerLine, kpiLines, panelLines, panelTitle, type PanelId } from '../panels.js';
 import { Lines } from './lines.js';
 import { Panel } from './panel.js';
 
@@ -29,7 +29,11 @@ export const HudFrame = memo(function HudFrame({ model, filter, focus, showHelp,
   // One column spare: a line filling the last column leaves terminals in a pending-wrap state that
   // throws off cursor arithmetic on redraw.
   const width = Math.max(40, columns - 1);
-  const head = useMemo(() => (model ? [headerLine(model, filter, width), ...kpiLines(model, width)] : []), [model, filter, width]);
+  const head = useMemo(() => {
+    if (!model) return [];
+    const alerts = alertsLine(model, width);
+    return [headerLine(model, filter, width), ...(alerts ? [alerts] : []), ...kpiLines(model, width)];
+  }, [model, filter, width]);
   const layout = useMemo(() => computeLayout(width, rows, head.length, focus, columns >= WIDE_MIN_COLUMNS), [width, rows, head.length, focus, columns]);
   const footer = `tab/←→ panels · p tenant (${filter ?? 'all'}) · ? help · q quit`;
 
