@@ -54,7 +54,7 @@ describe('docker-compose.yml', () => {
         expect(fs.existsSync(path.join(root, src)), `${name}: ${src} exists`).toBe(true);
       }
     }
-    expect(binds).toBe(4); // scrape config, collector config, Grafana provisioning and dashboards
+    expect(binds).toBe(5); // scrape config, collector config and its genai part, Grafana provisioning and dashboards
   });
 
   it('publishes every port on 127.0.0.1 only, with the default ports of the contract', () => {
