@@ -243,6 +243,14 @@ describe('external OpenTelemetry GenAI apps (official openai client + instrument
       missing_model: 1,
       cached_exceeds_input: 1,
     });
+    // `doctor` says so, by reason, as a warning (the pipeline itself is fine).
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SAGEWAI_OBS_')));
+    const doctor = await run(process.execPath, [path.join(packageRoot(), 'bin', 'run.js'), 'doctor', '--json', '--state-dir', stack.stateDir], { env, timeout: 60_000 });
+    const probe = (JSON.parse(doctor.stdout) as { probes: Array<{ name: string; status: string; detail: string }> }).probes.find((p) => p.name === 'GenAI spans priced');
+    expect(probe?.status).toBe('warn');
+    expect(probe?.detail).toMatch(/^7 gen_ai\.\* span\(s\) rejected in the last 1h, never priced: non_integer_tokens 2, /);
+    expect(probe?.detail).toContain('missing_model 1');
+
     const good = PriceBook.costNusd(book.quote('gpt-4o'), { input: 100, cachedInput: 0, output: 20 });
     const { value: totals } = await eventually('the good span', async () => Object.fromEntries(await metricsByProject(vm, from, ['genai-hostile'])), (m) => m['genai-hostile']?.calls === 1);
     expect(totals['genai-hostile']).toEqual({ cost_nusd: good, input: 100, cached_input: 0, output: 20, calls: 1 });

@@ -284,6 +284,18 @@ const hudAndBoard: CatalogEntry[] = [
     tenant: true,
     panel: panel('Cost & Tenants', 'stat', 4, 8, true),
   },
+  {
+    id: 'genai.rejected_spans',
+    title: 'Rejected GenAI spans',
+    description: 'gen_ai.* spans of external apps the collector refused to price over the selected range, by reason (missing model or tokens, non-integer, negative or absurd counts, cached above input; docs/genai.md). They add nothing to cost, tokens or calls. Shows 0 when calls were counted and none was rejected. Scoped by the project variable.',
+    datasource: 'victoriametrics',
+    expr: `sum by (sagewai_genai_reject_reason) (increase_pure(sagewai_genai_rejected_spans_total{${P}}[$__range])) or (0 * sum(increase_pure(sagewai_llm_calls_total{${P}}[$__range])))`,
+    unit: 'short',
+    legend: '{{sagewai_genai_reject_reason}}',
+    groupBy: ['sagewai_genai_reject_reason'],
+    tenant: true,
+    panel: panel('Cost & Tenants', 'stat', 4, 8, true),
+  },
   // ── Agents, Fleet & Access ──────────────────────────────────────────────────────────────
   {
     id: 'cost.rate_by_agent',
