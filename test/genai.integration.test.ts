@@ -3,11 +3,15 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PriceBook } from '../src/backend/pricebook.js';
+import { BackendClient } from '../src/clients/backend.js';
+import { VictoriaLogsClient } from '../src/clients/victoria-logs.js';
 import { VictoriaMetricsClient } from '../src/clients/victoria-metrics.js';
 import { packageRoot } from '../src/paths.js';
 import { startOpenAiProvider, type RecordedCall, type RunningOpenAiProvider } from '../src/provider/openai-compat.js';
 import { getEntry, renderExpr } from '../src/queries/index.js';
 import { rangeOf } from '../src/report/cost.js';
+import { reconcile } from '../src/verify/index.js';
+import { startTestBackend } from './helpers/backend.js';
 import { eventually, metricsByProject, type Totals } from './helpers/fault.js';
 import { startTestStack, type TestStack } from './helpers/stack.js';
 
@@ -254,5 +258,21 @@ describe('external OpenTelemetry GenAI apps (official openai client + instrument
     const good = PriceBook.costNusd(book.quote('gpt-4o'), { input: 100, cachedInput: 0, output: 20 });
     const { value: totals } = await eventually('the good span', async () => Object.fromEntries(await metricsByProject(vm, from, ['genai-hostile'])), (m) => m['genai-hostile']?.calls === 1);
     expect(totals['genai-hostile']).toEqual({ cost_nusd: good, input: 100, cached_input: 0, output: 20, calls: 1 });
+  });
+
+  it("leaves verify's ledger reconciliation to the backend: external apps' spend has no ledger and is no mismatch", async () => {
+    const backend = await startTestBackend();
+    try {
+      const api = new BackendClient({ baseUrl: backend.url, token: backend.operatorToken });
+      const r = await reconcile({ vm, vl: new VictoriaLogsClient(stack.endpoints.vlUrl), backend: api, window: { from, to: new Date() }, reconcileTimeoutMs: 3000, pollMs: 1000 });
+      expect(r.error).toBeUndefined();
+      expect(r.mismatches).toEqual([]);
+      expect(r.ok).toBe(true);
+      // …while the external spend is in VictoriaMetrics under the same cost entry the board reads.
+      const total = await vm.query(renderExpr(getEntry('kpi.spend_total'), { range: range() }));
+      expect(total[0]?.value).toBeGreaterThan(0);
+    } finally {
+      await backend.stop();
+    }
   });
 });

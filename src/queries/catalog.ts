@@ -405,10 +405,10 @@ const hudAndBoard: CatalogEntry[] = [
   },
   {
     id: 'cost.by_project_model',
-    title: 'Spend by project and model',
-    description: 'LLM spend in USD per project and model over the range; `verify` reconciles it with the backend ledger to the nano-dollar. Scoped by the project variable.',
+    title: 'Backend spend by project and model',
+    description: "The admin backend's LLM spend in USD per project and model over the range; `verify` reconciles it with the backend ledger to the nano-dollar. Only job sagewai/sagewai-admin: external apps priced by the collector (docs/genai.md) have no ledger. Scoped by the project variable.",
     datasource: 'victoriametrics',
-    expr: `sum by (sagewai_project_id, gen_ai_request_model) (increase_pure(sagewai_llm_cost_usd_total{${P}}[$__range]))`,
+    expr: `sum by (sagewai_project_id, gen_ai_request_model) (increase_pure(sagewai_llm_cost_usd_total{${P}, job="sagewai/sagewai-admin"}[$__range]))`,
     unit: 'currencyUSD',
     legend: '{{sagewai_project_id}}/{{gen_ai_request_model}}',
     groupBy: ['sagewai_project_id', 'gen_ai_request_model'],
