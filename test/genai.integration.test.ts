@@ -9,7 +9,7 @@ import { VictoriaMetricsClient } from '../src/clients/victoria-metrics.js';
 import { packageRoot } from '../src/paths.js';
 import { startOpenAiProvider, type RecordedCall, type RunningOpenAiProvider } from '../src/provider/openai-compat.js';
 import { getEntry, renderExpr } from '../src/queries/index.js';
-import { rangeOf } from '../src/report/cost.js';
+import { rangeOf, type CostReport } from '../src/report/cost.js';
 import { reconcile } from '../src/verify/index.js';
 import { startTestBackend } from './helpers/backend.js';
 import { eventually, metricsByProject, type Totals } from './helpers/fault.js';
@@ -194,6 +194,15 @@ describe('external OpenTelemetry GenAI apps (official openai client + instrument
     expect([...agents].sort()).toEqual(['genai-acme/support-bot', 'genai-globex/support-bot', 'genai-initech-app/genai-initech-app']);
     const byModel = await vm.query(renderExpr(getEntry('cost.by_model'), { project: 'genai-acme', range: range() }));
     expect(byModel.map((s) => s.metric.gen_ai_request_model).sort()).toEqual(['claude-haiku-4-5-20251001', 'gpt-4.1-nano', 'gpt-4o-mini']);
+
+    // `cost --by app`: one row per exporting app, the unknown model's call shown apart.
+    const cliEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SAGEWAI_OBS_')));
+    const cost = await run(process.execPath, [path.join(packageRoot(), 'bin', 'run.js'), 'cost', '--by', 'app', '--since', '15m', '--format', 'json', '--state-dir', stack.stateDir], { env: cliEnv, timeout: 60_000 });
+    const rows = Object.fromEntries((JSON.parse(cost.stdout) as CostReport).rows.map((r) => [r.group, r]));
+    expect(Object.keys(rows).sort()).toEqual(['genai-initech-app', 'support-bot']);
+    expect(Math.round(rows['support-bot']!.cost_usd * 1e9)).toBe(expected.get('genai-acme')!.cost_nusd + expected.get('genai-globex')!.cost_nusd);
+    expect(Math.round(rows['genai-initech-app']!.cost_usd * 1e9)).toBe(expected.get('genai-initech-app')!.cost_nusd);
+    expect(rows['genai-initech-app']).toMatchObject({ calls: 2, unpriced_calls: 1 });
 
     // The instrumentation's gen_ai.client.token.usage metric arrives too, as tokens only (the
     // cost above is exactly the spans' price: it is not priced a second time).

@@ -32,6 +32,9 @@ export const COST_DIMENSIONS = {
   model: ['gen_ai_request_model'],
   agent: ['sagewai_project_id', 'sagewai_agent_name'],
   'token-type': ['gen_ai_token_type'],
+  // The exporting app: job = service.namespace/service.name (sagewai/sagewai-admin for the
+  // built-in backend, the service name of an external GenAI app; docs/genai.md).
+  app: ['job'],
 } as const satisfies Record<string, readonly string[]>;
 export type CostDimension = keyof typeof COST_DIMENSIONS;
 
@@ -438,11 +441,13 @@ function reportEntries(): CatalogEntry[] {
     const key = dim.replace('-', '_');
     const legend = labels.map((l) => `{{${l}}}`).join('/');
     if (dim !== 'token-type') {
-      if (dim === 'agent') {
+      if (dim === 'agent' || dim === 'app') {
         out.push({
-          id: 'cost.by_agent',
-          title: 'Spend by agent',
-          description: 'LLM spend in USD per project and agent over the range. Scoped by the project variable.',
+          id: `cost.by_${key}`,
+          title: dim === 'agent' ? 'Spend by agent' : 'Spend by app',
+          description: dim === 'agent'
+            ? 'LLM spend in USD per project and agent over the range. Scoped by the project variable.'
+            : "LLM spend in USD per exporting app (label job: the app's service.namespace/service.name; sagewai/sagewai-admin is the built-in backend) over the range. Scoped by the project variable.",
           datasource: 'victoriametrics',
           expr: `sum by (${by(labels)}) (increase_pure(sagewai_llm_cost_usd_total{${P}}[$__range]))`,
           unit: 'currencyUSD',
