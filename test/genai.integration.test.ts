@@ -6,10 +6,13 @@ import { PriceBook } from '../src/backend/pricebook.js';
 import { BackendClient } from '../src/clients/backend.js';
 import { VictoriaLogsClient } from '../src/clients/victoria-logs.js';
 import { VictoriaMetricsClient } from '../src/clients/victoria-metrics.js';
+import { collectModel } from '../src/hud/collect.js';
+import { createRealSources } from '../src/hud/real-sources.js';
 import { packageRoot } from '../src/paths.js';
 import { startOpenAiProvider, type RecordedCall, type RunningOpenAiProvider } from '../src/provider/openai-compat.js';
 import { getEntry, renderExpr } from '../src/queries/index.js';
 import { rangeOf, type CostReport } from '../src/report/cost.js';
+import { renderFrameToString } from '../src/tui/index.js';
 import { reconcile } from '../src/verify/index.js';
 import { startTestBackend } from './helpers/backend.js';
 import { eventually, metricsByProject, type Totals } from './helpers/fault.js';
@@ -114,6 +117,7 @@ const resourceSpans = (resource: Record<string, Attr>, spans: unknown[]) => ({ r
 const chat = (model: string, usage: Record<string, Attr>) => ({ 'gen_ai.operation.name': 'chat', 'gen_ai.system': 'openai', 'gen_ai.request.model': model, ...usage });
 
 let stack: TestStack;
+let expectedByTenant: Map<string, Totals & { unpriced: number }> | undefined;
 let provider: RunningOpenAiProvider;
 let vm: VictoriaMetricsClient;
 const from = new Date(Date.now() - 60_000);
@@ -166,6 +170,7 @@ describe('external OpenTelemetry GenAI apps (official openai client + instrument
     expect(recorded).toHaveLength(RUNS.reduce((n, r) => n + r.calls.length, 0));
     expect(recorded.every((c) => c.status === 'ok' && c.cached_tokens === 0)).toBe(true);
     const expected = expectedFrom(recorded);
+    expectedByTenant = expected;
     expect(expected.get('genai-initech-app')?.unpriced).toBe(1);
     expect([...expected.values()].every((t) => t.cost_nusd > 0)).toBe(true);
 
@@ -269,7 +274,7 @@ describe('external OpenTelemetry GenAI apps (official openai client + instrument
     expect(totals['genai-hostile']).toEqual({ cost_nusd: good, input: 100, cached_input: 0, output: 20, calls: 1 });
   });
 
-  it("leaves verify's ledger reconciliation to the backend: external apps' spend has no ledger and is no mismatch", async () => {
+  it("shows the apps in the HUD per tenant, and leaves verify's ledger reconciliation to the backend (external spend has no ledger, so no mismatch)", async () => {
     const backend = await startTestBackend();
     try {
       const api = new BackendClient({ baseUrl: backend.url, token: backend.operatorToken });
@@ -277,6 +282,21 @@ describe('external OpenTelemetry GenAI apps (official openai client + instrument
       expect(r.error).toBeUndefined();
       expect(r.mismatches).toEqual([]);
       expect(r.ok).toBe(true);
+      // The HUD shows each tenant with its app as an agent, and the tenant's exact spend today.
+      const sources = createRealSources({ vmUrl: stack.endpoints.vmUrl, vlUrl: stack.endpoints.vlUrl, backendUrl: backend.url, token: backend.operatorToken });
+      try {
+        const model = await collectModel(sources, { project: null, previous: null });
+        const graph = Object.fromEntries(model.graph.map((t) => [t.project, t.agents.map((a) => a.name)]));
+        expect(graph).toMatchObject({ 'genai-acme': ['support-bot'], 'genai-globex': ['support-bot'], 'genai-initech-app': ['genai-initech-app'] });
+        const spend = Object.fromEntries(model.spend.map((x) => [x.project, Math.round(x.costUsd * 1e9)]));
+        for (const t of TENANTS) expect(spend[t], t).toBe(expectedByTenant?.get(t)?.cost_nusd);
+        const frame = renderFrameToString(await collectModel(sources, { project: 'genai-globex', previous: null }), { columns: 140, rows: 40 });
+        expect(frame).toContain('genai-globex');
+        expect(frame).toContain('support-bot');
+        expect(frame).not.toContain('genai-acme');
+      } finally {
+        await sources.close?.();
+      }
       // …while the external spend is in VictoriaMetrics under the same cost entry the board reads.
       const total = await vm.query(renderExpr(getEntry('kpi.spend_total'), { range: range() }));
       expect(total[0]?.value).toBeGreaterThan(0);
