@@ -70,6 +70,10 @@ describe('genai collector config generated from the price book', () => {
       for (const exp of p.exporters) expect(exp in base.exporters || exp in genai.connectors, exp).toBe(true);
       for (const proc of p.processors) expect(proc in base.processors || proc in genai.processors, proc).toBe(true);
     }
+    // config.yaml's metrics pipeline runs the tenant mapping of external apps' gen_ai.client.* metrics.
+    const basePipelines = (YAML.parse(fs.readFileSync(path.join(assetsDir(), 'collector', 'config.yaml'), 'utf8')) as { service: { pipelines: Record<string, { processors: string[] }> } }).service.pipelines;
+    expect(basePipelines.metrics?.processors).toContain('transform/genai-metric-tenant');
+    for (const p of Object.values(basePipelines)) for (const proc of p.processors) expect(proc in base.processors || proc in genai.processors, proc).toBe(true);
     const args = commandLine('collector', {} as never, '');
     expect(args.filter((x) => x.endsWith('.yaml')).map((x) => path.basename(x))).toEqual(['config.yaml', 'genai.yaml']);
   });

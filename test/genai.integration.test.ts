@@ -211,9 +211,10 @@ describe('external OpenTelemetry GenAI apps (official openai client + instrument
 
     // The instrumentation's gen_ai.client.token.usage metric arrives too, as tokens only (the
     // cost above is exactly the spans' price: it is not priced a second time).
-    const usage = await vm.query('sum(gen_ai_client_token_usage_sum{job="support-bot"})');
-    const supportBot = recorded.filter((c) => c.project === 'genai-acme' || c.project === 'genai-globex');
-    expect(usage[0]?.value).toBe(supportBot.reduce((n, c) => n + c.prompt_tokens + c.completion_tokens, 0));
+    // It carries the tenant label by the same mapping.
+    const usage = await vm.query('sum by (sagewai_project_id) (gen_ai_client_token_usage_sum{job="support-bot"})');
+    const tokensOf = (p: string) => recorded.filter((c) => c.project === p).reduce((n, c) => n + c.prompt_tokens + c.completion_tokens, 0);
+    expect(Object.fromEntries(usage.map((s) => [s.metric.sagewai_project_id, s.value]))).toEqual({ 'genai-acme': tokensOf('genai-acme'), 'genai-globex': tokensOf('genai-globex') });
   });
 
   it('prices cached input from the semconv and the older attribute names, and never prices our own backend again', async () => {

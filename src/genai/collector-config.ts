@@ -154,6 +154,23 @@ function priceMap(model: string, provider: string, input: number, cached: number
   ].join(', ');
 }
 
+/**
+ * transform/genai-metric-tenant: the same tenant mapping for the GenAI metrics external apps send
+ * (`gen_ai.client.token.usage`, `gen_ai.client.operation.duration`), stored as sent and never
+ * priced (the spans are). Runs in config.yaml's metrics pipeline.
+ */
+export function metricTenantStatements(): string[] {
+  const t = 'datapoint.attributes["sagewai.project_id"]';
+  const dp = (key: string): string => `datapoint.attributes[${JSON.stringify(key)}]`;
+  const external = `IsMatch(metric.name, "^gen_ai[.]client[.]") and ${r('service.name')} != ${str(OWN_SERVICE_NAME)}`;
+  return [
+    `set(${t}, ${r('sagewai.project_id')}) where ${external} and ${t} == nil and ${r('sagewai.project_id')} != nil`,
+    `set(${t}, ${dp(tenantAttr)}) where ${external} and ${t} == nil and ${dp(tenantAttr)} != nil`,
+    `set(${t}, ${r(tenantAttr)}) where ${external} and ${t} == nil and ${r(tenantAttr)} != nil`,
+    `set(${t}, ${r('service.name')}) where ${external} and ${t} == nil and ${r('service.name')} != nil`,
+  ];
+}
+
 const LABELS = ['sagewai.project_id', 'sagewai.agent.name', 'gen_ai.provider.name', 'gen_ai.request.model'];
 const labels = (...extra: Array<{ key: string; default_value?: string }>): Array<{ key: string; default_value?: string }> => [...LABELS.map((key) => ({ key })), ...extra];
 const RESOURCE = [{ key: 'service.name' }, { key: 'service.namespace' }];
@@ -212,6 +229,10 @@ export function genaiCollectorConfig(src: GenaiPriceSource): Record<string, unkn
       'transform/genai-price': {
         error_mode: 'ignore',
         trace_statements: [{ context: 'span', statements: pricingStatements(src) }],
+      },
+      'transform/genai-metric-tenant': {
+        error_mode: 'ignore',
+        metric_statements: [{ context: 'datapoint', statements: metricTenantStatements() }],
       },
       'delta_to_cumulative/genai': {
         // Longer than the prometheus exporter's metric_expiration (10m): a quiet series keeps
