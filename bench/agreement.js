@@ -7,7 +7,7 @@
  * (default 100,000) POST /playground/run with fixed simulate token counts (1,234 input, 321 cached
  * input, 456 output), 32 at a time. Then, after one export + one scrape and a force-flush, the
  * ledger's total (GET /api/v1/analytics/costs, integer nano-USD) is compared with the catalog's
- * cost.by_project_model over the run's window (each series rounded to the nano-dollar, summed as
+ * ledger.cost_by_project_model over the run's window (each series rounded to the nano-dollar, summed as
  * integers) — and with the run_finished usage the client summed. One run (it is the expensive one).
  */
 import { api, dist, figure, log, main, round, runLoad, sleep, startBackend, startStack, vmQuery } from './lib.js';
@@ -31,7 +31,7 @@ await main('agreement', async () => {
   const to = () => new Date(Date.now() + 60_000);
   const ledger = await api(backend.url, backend.token, 'GET', `/api/v1/analytics/costs?from=${from.toISOString()}&to=${to().toISOString()}&group_by=project,model`);
   const ledgerNusd = ledger.total.cost_nusd;
-  const entry = getEntry('cost.by_project_model');
+  const entry = getEntry('ledger.cost_by_project_model');
   const vmNusd = async () => {
     const range = `${Math.ceil((Date.now() - from.getTime()) / 1000) + 60}s`;
     const { result } = await vmQuery(stack.endpoints.vmUrl, renderExpr(entry, { range }));
@@ -62,7 +62,7 @@ await main('agreement', async () => {
       values: [diff],
       target: { op: '==', value: 0 },
       measured: `ledger $${(ledgerNusd / 1e9).toFixed(9)} (${ledger.total.calls} calls) vs catalog $${(vm / 1e9).toFixed(9)}; run_finished usage summed by the client $${(load.costNusd / 1e9).toFixed(9)}`,
-      how: `${RUNS} runs (fixed simulate tokens, latency 0, 32 concurrent, ${round(load.rps, 0)} runs/s) over 3 tenants × 4 agents; ledger /api/v1/analytics/costs vs catalog cost.by_project_model, both in integer nano-USD; 1 run`,
+      how: `${RUNS} runs (fixed simulate tokens, latency 0, 32 concurrent, ${round(load.rps, 0)} runs/s) over 3 tenants × 4 agents; ledger /api/v1/analytics/costs vs catalog ledger.cost_by_project_model, both in integer nano-USD; 1 run`,
       extra: { ledgerNusd, vmNusd: vm, clientNusd: load.costNusd, runsCompleted: load.completed, runsFailed: load.failed, runsPerSecond: round(load.rps, 0) },
     }),
   ];

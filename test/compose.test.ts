@@ -55,7 +55,7 @@ describe('docker-compose.yml', () => {
         expect(fs.existsSync(path.join(root, src)), `${name}: ${src} exists`).toBe(true);
       }
     }
-    expect(binds).toBe(5); // scrape config, collector config, Grafana provisioning and dashboards, vmalert rules
+    expect(binds).toBe(6); // scrape config, collector config and its genai part, Grafana provisioning and dashboards, vmalert rules
   });
 
   it('publishes every port on 127.0.0.1 only, with the default ports of the contract', () => {

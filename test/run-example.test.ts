@@ -32,7 +32,7 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
 
 describe('run-example input checks (library)', () => {
   it('knows exactly the four examples', () => {
-    expect(Object.keys(EXAMPLES).sort()).toEqual(['12', '34', '40', '43']);
+    expect(Object.keys(EXAMPLES).sort()).toEqual(['12', '17', '34', '40', '43']);
     expect(() => exampleDefinition('99')).toThrow(UserError);
   });
 

@@ -8,7 +8,7 @@ import { colorEnabled } from '../ui/color.js';
 import type { CostDimension } from '../queries/index.js';
 
 export default class Cost extends BaseCommand<typeof Cost> {
-  static override summary = 'LLM spend, tokens and calls per project, model, agent or token type, from VictoriaMetrics';
+  static override summary = 'LLM spend, tokens and calls per project, model, agent, app or token type, from VictoriaMetrics';
   static override description = 'Numbers come from the query catalog (exact counter increases over the window, evaluated at --to), the same queries the Grafana board uses. Unpriced usage is shown apart, never as $0.';
   static override examples = [
     '<%= config.bin %> cost --by project',

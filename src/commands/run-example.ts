@@ -12,7 +12,7 @@ export default class RunExample extends BaseCommand<typeof RunExample> {
   static override examples = ['<%= config.bin %> run-example 43 --verify', '<%= config.bin %> run-example 43 --duration 30s --verify --json', '<%= config.bin %> run-example 34', '<%= config.bin %> run-example 40 --report fleet.json'];
 
   static override args = {
-    example: Args.string({ description: 'Example number: 43 (observatory live), 34 (cost tracking), 40 (fleet under load), 12 (budget enforcement)', required: true }),
+    example: Args.string({ description: 'Example number: 43 (observatory live), 34 (cost tracking), 40 (fleet under load), 12 (budget enforcement), 17 (external GenAI apps: official OpenAI clients for Node and Python, instrumented)', required: true }),
   };
 
   static override flags = {

@@ -12,6 +12,9 @@ export interface ExampleOptions {
   durationMs?: number | undefined;
   /** VictoriaMetrics, for examples that read their figures back through the catalog. */
   vmUrl?: string | undefined;
+  /** VictoriaLogs and the collector's OTLP/HTTP endpoint, for examples whose own apps export (17). */
+  vlUrl?: string | undefined;
+  otlpHttp?: string | undefined;
   seed?: number | undefined;
   /** Shared with the caller, so it can show calls and status classes live. */
   counter?: RequestCounter | undefined;
@@ -29,7 +32,7 @@ export interface ExampleCheck {
 }
 
 export interface ExampleResultBase {
-  example: '12' | '34' | '40' | '43';
+  example: '12' | '17' | '34' | '40' | '43';
   title: string;
   seed: number;
   /** ISO times of the first request and the end of the workload: the window verification uses. */

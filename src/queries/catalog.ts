@@ -44,6 +44,9 @@ export const COST_DIMENSIONS = {
   model: ['gen_ai_request_model'],
   agent: ['sagewai_project_id', 'sagewai_agent_name'],
   'token-type': ['gen_ai_token_type'],
+  // The exporting app: job = service.namespace/service.name (sagewai/sagewai-admin for the
+  // built-in backend, the service name of an external GenAI app; docs/genai.md).
+  app: ['job'],
 } as const satisfies Record<string, readonly string[]>;
 export type CostDimension = keyof typeof COST_DIMENSIONS;
 
@@ -296,6 +299,18 @@ const hudAndBoard: CatalogEntry[] = [
     tenant: true,
     panel: panel('Cost & Tenants', 'stat', 4, 8, true),
   },
+  {
+    id: 'genai.rejected_spans',
+    title: 'Rejected GenAI spans',
+    description: 'gen_ai.* spans of external apps the collector refused to price over the selected range, by reason (missing model or tokens, non-integer, negative or absurd counts, cached above input; docs/genai.md). They add nothing to cost, tokens or calls. Shows 0 when calls were counted and none was rejected. Scoped by the project variable.',
+    datasource: 'victoriametrics',
+    expr: `sum by (sagewai_genai_reject_reason) (increase_pure(sagewai_genai_rejected_spans_total{${P}}[$__range])) or (0 * sum(increase_pure(sagewai_llm_calls_total{${P}}[$__range])))`,
+    unit: 'short',
+    legend: '{{sagewai_genai_reject_reason}}',
+    groupBy: ['sagewai_genai_reject_reason'],
+    tenant: true,
+    panel: panel('Cost & Tenants', 'stat', 4, 8, true),
+  },
   // ── Agents, Fleet & Access ──────────────────────────────────────────────────────────────
   {
     id: 'cost.rate_by_agent',
@@ -406,9 +421,20 @@ const hudAndBoard: CatalogEntry[] = [
   {
     id: 'cost.by_project_model',
     title: 'Spend by project and model',
-    description: 'LLM spend in USD per project and model over the range; `verify` reconciles it with the backend ledger to the nano-dollar. Scoped by the project variable.',
+    description: 'LLM spend in USD per project and model over the range, from every exporter: the admin backend and external GenAI apps priced by the collector (docs/genai.md). The hourly recording rule project_model:sagewai_llm_cost_usd:increase1h stores it per hour. Scoped by the project variable.',
     datasource: 'victoriametrics',
     expr: `sum by (sagewai_project_id, gen_ai_request_model) (increase_pure(sagewai_llm_cost_usd_total{${P}}[$__range]))`,
+    unit: 'currencyUSD',
+    legend: '{{sagewai_project_id}}/{{gen_ai_request_model}}',
+    groupBy: ['sagewai_project_id', 'gen_ai_request_model'],
+    tenant: true,
+  },
+  {
+    id: 'ledger.cost_by_project_model',
+    title: 'Backend spend by project and model (the ledger reconciliation)',
+    description: "The admin backend's own LLM spend in USD per project and model over the range; `verify` reconciles it with the backend ledger to the nano-dollar. Only job sagewai/sagewai-admin: external apps priced by the collector have no ledger. Scoped by the project variable.",
+    datasource: 'victoriametrics',
+    expr: `sum by (sagewai_project_id, gen_ai_request_model) (increase_pure(sagewai_llm_cost_usd_total{${P}, job="sagewai/sagewai-admin"}[$__range]))`,
     unit: 'currencyUSD',
     legend: '{{sagewai_project_id}}/{{gen_ai_request_model}}',
     groupBy: ['sagewai_project_id', 'gen_ai_request_model'],
@@ -505,11 +531,13 @@ function reportEntries(): CatalogEntry[] {
     const key = dim.replace('-', '_');
     const legend = labels.map((l) => `{{${l}}}`).join('/');
     if (dim !== 'token-type') {
-      if (dim === 'agent') {
+      if (dim === 'agent' || dim === 'app') {
         out.push({
-          id: 'cost.by_agent',
-          title: 'Spend by agent',
-          description: 'LLM spend in USD per project and agent over the range. Scoped by the project variable.',
+          id: `cost.by_${key}`,
+          title: dim === 'agent' ? 'Spend by agent' : 'Spend by app',
+          description: dim === 'agent'
+            ? 'LLM spend in USD per project and agent over the range. Scoped by the project variable.'
+            : "LLM spend in USD per exporting app (label job: the app's service.namespace/service.name; sagewai/sagewai-admin is the built-in backend) over the range. Scoped by the project variable.",
           datasource: 'victoriametrics',
           expr: `sum by (${by(labels)}) (increase_pure(sagewai_llm_cost_usd_total{${P}}[$__range]))`,
           unit: 'currencyUSD',

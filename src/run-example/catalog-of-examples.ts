@@ -3,13 +3,14 @@ import type { CatalogEntry } from '../queries/index.js';
 import type { ExampleOptions, ExampleResultBase } from '../driver/context.js';
 import type { ExpectedEvent } from './verify.js';
 import * as ex12 from '../../examples/ex12-budget-enforcement.js';
+import * as ex17 from '../../examples/ex17-genai-apps.js';
 import * as ex34 from '../../examples/ex34-cost-tracking.js';
 import * as ex40 from '../../examples/ex40-fleet-load.js';
 import * as ex43 from '../../examples/ex43-observatory-live.js';
 
 /** What run-example knows about each example: how to run it and what --verify expects of it. */
 export interface ExampleDefinition {
-  id: '12' | '34' | '40' | '43';
+  id: '12' | '17' | '34' | '40' | '43';
   title: string;
   /** Default workload duration; examples with a fixed workload ignore it. */
   defaultDurationMs: number;
@@ -60,6 +61,16 @@ export const EXAMPLES: Record<string, ExampleDefinition> = {
     run: ex40.run,
     panels: or(CORE, ids('fleet.workers_by_pool_state', 'fleet.tasks_by_event', 'logs.audit_events')),
     expectedEvents: (r) => ex40.expectedEvents(r as ex40.Example40Result),
+  },
+  '17': {
+    id: '17',
+    title: 'external GenAI apps',
+    defaultDurationMs: 0,
+    defaultSeed: ex17.DEFAULT_SEED,
+    run: ex17.run,
+    // No backend traffic: the cost panels (filled by the apps' priced spans) and the pipeline.
+    panels: ids('pipeline.scrape_up', 'pipeline.metric_points', 'kpi.spend_total', 'cost.by_project', 'cost.by_model', 'tokens.by_type', 'cost.unpriced_calls', 'genai.rejected_spans', 'cost.rate_by_agent'),
+    expectedEvents: (r) => ex17.expectedEvents(r as ex17.Example17Result),
   },
   '12': {
     id: '12',

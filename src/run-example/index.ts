@@ -5,6 +5,7 @@ import { RequestCounter } from '../driver/counter.js';
 import { CountingPool } from '../driver/counting-pool.js';
 import { LiveProgress, type ExampleCheck, type ExampleResultBase } from '../driver/context.js';
 import { EXAMPLES, type ExampleDefinition } from './catalog-of-examples.js';
+import { readStackRecord } from '../stack/state.js';
 import { prepareEnvironment } from './environment.js';
 import { watchFirstData } from './first-data.js';
 import { progressLine } from './report.js';
@@ -76,6 +77,8 @@ export async function runExample(o: RunExampleOptions): Promise<RunExampleReport
       backendUrl: env.backendUrl,
       token: env.token,
       vmUrl: env.vmUrl,
+      vlUrl: env.vlUrl,
+      otlpHttp: readStackRecord(env.stateDir)?.endpoints.otlpHttp,
       durationMs: o.durationMs ?? (def.defaultDurationMs > 0 ? def.defaultDurationMs : undefined),
       seed: o.seed,
       counter,

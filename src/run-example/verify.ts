@@ -62,7 +62,7 @@ export async function verifyRun(o: VerifyOptions): Promise<VerifyResult> {
   const cost: ExampleCheck[] = rec.rows.map((r) => ({
     name: `cost ${r.project || '(no project)'} / ${r.model || '(no model)'}: VictoriaMetrics == ledger`,
     ok: r.diff_usd === 0,
-    detail: `ledger $${r.ledger_usd.toFixed(6)}, cost.by_project_model $${r.metrics_usd.toFixed(6)}`,
+    detail: `ledger $${r.ledger_usd.toFixed(6)}, ledger.cost_by_project_model $${r.metrics_usd.toFixed(6)}`,
   }));
   if (rec.error || rec.rows.length === 0) {
     // An example without LLM calls (40) agrees when neither side has spend; examples that must

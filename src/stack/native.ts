@@ -90,7 +90,9 @@ export function stackEnv(ports: Ports): Record<string, string> {
 export function commandLine(component: ComponentName, ports: Ports, dataDir: string, alerting?: AlertingConfig): string[] {
   switch (component) {
     case 'collector':
-      return ['--config', path.join(assetsDir(), 'collector', 'config.yaml')];
+      // genai.yaml (generated from the price book) adds the pipelines that price external apps'
+      // gen_ai.* spans; it reuses config.yaml's receiver, processors and exporter (docs/genai.md).
+      return ['--config', path.join(assetsDir(), 'collector', 'config.yaml'), '--config', path.join(assetsDir(), 'collector', 'genai.yaml')];
     case 'victoria-metrics':
       return [
         `-httpListenAddr=127.0.0.1:${ports.vm}`,

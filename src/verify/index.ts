@@ -125,7 +125,7 @@ export async function checkQuery(entry: CatalogEntry, opts: Pick<VerifyOptions, 
 async function reconcileOnce(opts: VerifyOptions, backend: BackendClient, window: TimeWindow): Promise<{ rows: ReconcileRow[]; ledgerTotal: number; metricsTotal: number }> {
   const [ledger, samples] = await Promise.all([
     backend.costs({ from: window.from, to: window.to, group_by: ['project', 'model'], ...(opts.project ? { project: opts.project } : {}) }),
-    opts.vm.query(renderExpr(getEntry('cost.by_project_model'), { project: opts.project, range: rangeOf(window) }), { time: window.to }),
+    opts.vm.query(renderExpr(getEntry('ledger.cost_by_project_model'), { project: opts.project, range: rangeOf(window) }), { time: window.to }),
   ]);
   // ledger: exact integer nano-dollars; metrics: float USD summed as VictoriaMetrics returns it.
   const pairs = new Map<string, { project: string; model: string; ledger: number; metrics: number }>();

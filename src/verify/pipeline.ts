@@ -4,6 +4,7 @@ import { request } from 'undici';
 import type { VictoriaLogsClient } from '../clients/victoria-logs.js';
 import type { VictoriaMetricsClient } from '../clients/victoria-metrics.js';
 import { describeCause } from '../errors.js';
+import { genaiRejectedProbe } from '../genai/probes.js';
 import { backendLogsQuery, getEntry, renderExpr } from '../queries/index.js';
 
 /** Pipeline probes shared by `doctor` and `verify`: is each store up, is the scrape up, is the collector healthy. */
@@ -90,6 +91,7 @@ export async function runPipelineProbes(opts: ProbeOptions): Promise<Probe[]> {
       probes.push(n > 0
         ? { name: 'backend metrics arriving', status: 'ok', detail: `${n} series from job sagewai/sagewai-admin in the last 5 min` }
         : { name: 'backend metrics arriving', status: 'warn', detail: 'no series from job sagewai/sagewai-admin in the last 5 min', hint: 'run `sagewai-obs serve` (it exports to the stack) and send it some traffic, e.g. `sagewai-obs run-example 43`' });
+      probes.push(await genaiRejectedProbe(opts.vm));
     }
   }
   if (vlUp && opts.dataFlow) {
