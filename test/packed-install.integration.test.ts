@@ -120,10 +120,11 @@ afterAll(async () => {
 describe('the npm package', () => {
   it('carries the CLI, its assets and nothing else: no tests, benches, docs, sources, source maps or machine paths', async () => {
     const files = packed.files.map((f) => f.path);
-    for (const needed of ['bin/run.js', 'bin/node-check.js', 'oclif.manifest.json', 'package.json', 'README.md', 'docker-compose.yml', 'dist/src/commands/up.js', 'dist/src/backend/main.js', 'dist/examples/ex43-observatory-live.js', 'assets/pricebook.json', 'assets/collector/config.yaml', 'assets/collector/manifest.yaml', 'assets/victoria-metrics/scrape.yaml', 'assets/grafana/dashboards/sagewai-admin.json', 'assets/grafana/provisioning/datasources/sagewai.yaml']) {
+    for (const needed of ['bin/run.js', 'bin/node-check.js', 'oclif.manifest.json', 'package.json', 'README.md', 'docker-compose.yml', 'dist/src/commands/up.js', 'dist/src/backend/main.js', 'dist/examples/ex43-observatory-live.js', 'assets/pricebook.json', 'assets/collector/config.yaml', 'assets/collector/manifest.yaml', 'assets/collector/genai.yaml', 'assets/vmalert/recording.yml', 'assets/vmalert/alerts.yml', 'examples/genai/openai-node-app.mjs', 'examples/genai/openai_python_app.py', 'examples/genai/requirements.txt', 'assets/victoria-metrics/scrape.yaml', 'assets/grafana/dashboards/sagewai-admin.json', 'assets/grafana/provisioning/datasources/sagewai.yaml']) {
       expect(files).toContain(needed);
     }
-    const unwanted = files.filter((f) => /^(test|bench|docs|scripts|src|examples|coverage|\.ci|node_modules)\//.test(f) || /^dist\/(test|bench)\//.test(f) || /\.map$|\.tsbuildinfo$|(?<!\.d)\.tsx?$|^(tsconfig|vitest\.config|eslint\.config)/.test(f) || f.startsWith('assets/collector/build/'));
+    // examples/genai holds the external apps run-example 17 runs (a Node and a Python app, not sources of the CLI).
+    const unwanted = files.filter((f) => /^(test|bench|docs|scripts|src|coverage|\.ci|node_modules)\//.test(f) || (/^examples\//.test(f) && !/^examples\/genai\/[\w.-]+\.(mjs|py|txt)$/.test(f)) || /^dist\/(test|bench)\//.test(f) || /\.map$|\.tsbuildinfo$|(?<!\.d)\.tsx?$|^(tsconfig|vitest\.config|eslint\.config)/.test(f) || f.startsWith('assets/collector/build/'));
     expect(unwanted).toEqual([]);
 
     // Every file of the package is text; none may name a path of the machine that packed it.
@@ -157,16 +158,18 @@ describe('the npm package', () => {
     expect(missing.stderr).toMatch(/^Try this: sagewai-obs stack install/m);
 
     const p = await freePorts();
-    const ports = ['--otlp-grpc-port', String(p.otlpGrpc), '--otlp-http-port', String(p.otlpHttp), '--prom-port', String(p.promExporter), '--collector-metrics-port', String(p.collectorMetrics), '--collector-health-port', String(p.collectorHealth), '--vm-port', String(p.vm), '--vl-port', String(p.vl)];
+    const ports = ['--otlp-grpc-port', String(p.otlpGrpc), '--otlp-http-port', String(p.otlpHttp), '--prom-port', String(p.promExporter), '--collector-metrics-port', String(p.collectorMetrics), '--collector-health-port', String(p.collectorHealth), '--vm-port', String(p.vm), '--vl-port', String(p.vl), '--vmalert-port', String(p.vmalert)];
     const up = await cli(['up', '--runtime', 'native', ...ports]);
     expect(up.code, up.stderr).toBe(0);
     const record = JSON.parse(fs.readFileSync(path.join(stateDir, 'stack.json'), 'utf8')) as StackRecord;
     pids = Object.values(record.components).map((c) => c.pid as number);
     expect(pids.every(alive)).toBe(true);
-    // The collector's and VictoriaMetrics' configs come from the installed package, not the clone.
+    // The collector's, VictoriaMetrics' and vmalert's configs come from the installed package, not the clone.
     const cmdline = (pid: number): string => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
     expect(cmdline(record.components.collector.pid as number)).toContain(path.join(installedDir, 'assets', 'collector', 'config.yaml'));
     expect(cmdline(record.components['victoria-metrics'].pid as number)).toContain(path.join(installedDir, 'assets', 'victoria-metrics', 'scrape.yaml'));
+    expect(cmdline(record.components.collector.pid as number)).toContain(path.join(installedDir, 'assets', 'collector', 'genai.yaml'));
+    expect(cmdline(record.components.vmalert.pid as number)).toContain(path.join(installedDir, 'assets', 'vmalert'));
 
     let status: StackStatus | undefined;
     const deadline = Date.now() + 30_000;
@@ -181,6 +184,7 @@ describe('the npm package', () => {
       ['collector', true],
       ['victoria-metrics', true],
       ['victoria-logs', true],
+      ['vmalert', true],
     ]);
     expect(status?.collectorScrape).toMatchObject({ up: true });
 
