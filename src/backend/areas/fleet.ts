@@ -163,7 +163,7 @@ export class Fleet {
    * most one claim query per waiter per interval.
    */
   constructor(readonly store: FleetStore, private readonly workerLostAfterMs: number, private readonly claimPollMs?: number) {
-    this.lostTimer = setInterval(() => void this.markLostWorkers(), Math.min(5000, Math.max(250, workerLostAfterMs / 4)));
+    this.lostTimer = setInterval(() => void this.markLostWorkers().catch(() => undefined), Math.min(5000, Math.max(250, workerLostAfterMs / 4)));
     this.lostTimer.unref();
   }
 
