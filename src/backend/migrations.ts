@@ -167,7 +167,7 @@ export async function migratePostgres(client: pg.ClientBase, where = 'the Postgr
         await client.query('COMMIT');
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
-        throw new Error(`migration ${m.version} (${m.name}) failed and was rolled back: ${(err as Error).message}`, { cause: err });
+        throw new UserError(`migration ${m.version} (${m.name}) failed and was rolled back, so ${where} is still at version ${found}: ${(err as Error).message}`, ['point --database at an empty database, or at one only sagewai-obs has written to (it may hold tables of another application)'], { cause: err });
       }
       applied.push(m.version);
     }
