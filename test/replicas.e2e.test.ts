@@ -46,5 +46,9 @@ describe('run-example 43 over three replicas on PostgreSQL', () => {
     const instances = perInstance.filter((s) => s.value > 0).map((s) => s.metric.instance).sort();
     process.stdout.write(`[e2e] cost series per instance: ${perInstance.map((s) => `${s.metric.instance}=${s.value}`).join(', ')}\n`);
     expect(instances).toEqual(['backend-1', 'backend-2', 'backend-3']);
+    // The gauges read from shared tables come from one replica only (else a sum would triple them).
+    const fleetBy = await vm.query('count by (instance) (sagewai_fleet_workers)');
+    process.stdout.write(`[e2e] fleet gauge series per instance: ${fleetBy.map((s) => `${s.metric.instance}=${s.value}`).join(', ')}\n`);
+    expect(fleetBy).toHaveLength(1);
   });
 });

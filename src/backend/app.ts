@@ -36,6 +36,11 @@ export interface StoreSet {
    * since a task queued through another replica wakes no waiter here.
    */
   claimPollMs?: number;
+  /**
+   * Stores shared by several processes: whether this one exports the gauges read from shared
+   * tables (fleet, budget utilisation), so that they are exported once, not once per replica.
+   */
+  exportsSharedState?: () => Promise<boolean>;
 }
 
 export interface AppOptions {
@@ -100,7 +105,9 @@ export class App {
     this.budgetLimits = new BudgetLimits(stores.budgets);
     this.analytics = new Analytics(stores.analytics);
     this.live = new Live(stores.live, stores.agents, stores.fleet, this.runs, { version: opts.version, instanceId: opts.instanceId, telemetryEnabled: opts.telemetryEnabled });
-    inst.setStateSources({ budgets: () => this.budgetLimits.gaugeRows(), workers: () => this.fleet.workerGaugeRows(), tasks: () => this.fleet.taskCounterRows() });
+    const shared = stores.exportsSharedState;
+    const once = <T>(rows: () => Promise<T[]>): (() => Promise<T[]>) => (shared ? async () => ((await shared()) ? rows() : []) : rows);
+    inst.setStateSources({ budgets: once(() => this.budgetLimits.gaugeRows()), workers: once(() => this.fleet.workerGaugeRows()), tasks: once(() => this.fleet.taskCounterRows()) });
 
     // Nothing survives a restart in flight; the metric totals resume from the ledger. SQLite's
     // stores answer synchronously, so for them this is done when the constructor returns.

@@ -140,5 +140,5 @@ function openSqliteStore(o: ServeOptions): OpenedBackendStore {
 async function openPostgresStore(o: ServeOptions): Promise<OpenedBackendStore> {
   const { openPostgres } = await import('./postgres.js');
   const pg = await openPostgres({ url: o.database as string, dataDir: o.dataDir, instanceId: o.instanceId });
-  return { app: { stores: { ...pg.stores, claimPollMs: 200 } }, instanceId: pg.instanceId, database: pg.display, close: () => pg.close() };
+  return { app: { stores: { ...pg.stores, claimPollMs: 200, exportsSharedState: () => pg.stores.owners.exportsSharedState() } }, instanceId: pg.instanceId, database: pg.display, close: () => pg.close() };
 }

@@ -39,6 +39,7 @@ import { newId, newSecret, sha256 } from './store.js';
 
 const BUDGET_LOCK = 1_651_860_328;
 const OWNER_LOCK = 1_651_860_329;
+const SHARED_STATE_LOCK = 1_651_860_330;
 const RETRY_AFTER_S = 2;
 
 /** node-postgres returns int8 and numeric as strings; every such value here is an integer < 2^53. */
@@ -519,6 +520,7 @@ export class OwnerLock {
   private client: pg.Client | undefined;
   private closed = false;
   private retry: NodeJS.Timeout | undefined;
+  private sharedState = false;
 
   constructor(readonly id: string, private readonly config: pg.ClientConfig) {}
 
@@ -527,7 +529,10 @@ export class OwnerLock {
     c.on('error', () => undefined);
     await c.connect();
     c.on('end', () => {
-      if (this.client === c) this.client = undefined;
+      if (this.client === c) {
+        this.client = undefined;
+        this.sharedState = false;
+      }
       if (!this.closed) this.scheduleReacquire();
     });
     return c;
@@ -557,6 +562,18 @@ export class OwnerLock {
       );
     }, 500);
     this.retry.unref();
+  }
+
+  /**
+   * Whether this replica exports the gauges read from shared tables (fleet workers and tasks,
+   * budget utilisation): exactly one live replica does, the holder of one more session lock, so
+   * a sum over instances does not multiply them by the number of replicas. Another replica takes
+   * over at its next collection once the holder is gone.
+   */
+  async exportsSharedState(): Promise<boolean> {
+    if (this.sharedState || !this.client) return this.sharedState;
+    this.sharedState = (await this.client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [SHARED_STATE_LOCK]).catch(() => undefined))?.rows[0]?.ok === true;
+    return this.sharedState;
   }
 
   /** true (and held until unlockOther) when the replica `other` is gone. */
