@@ -524,10 +524,19 @@ export class OwnerLock {
 
   constructor(readonly id: string, private readonly config: pg.ClientConfig) {}
 
-  private async connect(): Promise<pg.Client> {
+  private warned = false;
+
+  /** false when another live process holds this id. */
+  async acquire(): Promise<boolean> {
     const c = new pg.Client(this.config);
     c.on('error', () => undefined);
     await c.connect();
+    const ok = (await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [OWNER_LOCK, this.id]).catch(() => undefined))?.rows[0]?.ok === true;
+    if (!ok) {
+      await c.end().catch(() => undefined);
+      return false;
+    }
+    // Held for the life of this connection; when PostgreSQL drops it (an outage), take it again.
     c.on('end', () => {
       if (this.client === c) {
         this.client = undefined;
@@ -535,18 +544,8 @@ export class OwnerLock {
       }
       if (!this.closed) this.scheduleReacquire();
     });
-    return c;
-  }
-
-  /** false when another live process holds this id. */
-  async acquire(): Promise<boolean> {
-    const c = await this.connect();
-    const ok = (await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [OWNER_LOCK, this.id])).rows[0]?.ok === true;
-    if (!ok) {
-      await c.end().catch(() => undefined);
-      return false;
-    }
     this.client = c;
+    this.warned = false;
     return true;
   }
 
@@ -556,7 +555,10 @@ export class OwnerLock {
       this.retry = undefined;
       this.acquire().then(
         (ok) => {
-          if (!ok) process.stderr.write(`[sagewai-admin] instance id ${this.id} is now held by another process; start-up recovery elsewhere may treat this replica's open runs as orphaned\n`);
+          if (ok) return;
+          if (!this.warned) process.stderr.write(`[sagewai-admin] instance id ${this.id} is now held by another process; start-up recovery elsewhere may treat this replica's open runs as orphaned\n`);
+          this.warned = true;
+          this.scheduleReacquire();
         },
         () => this.scheduleReacquire(),
       );
