@@ -132,24 +132,32 @@ describe('serve replicas on one PostgreSQL', () => {
   it('11. kill -9 one replica mid-load, start it again: the others\' in-flight runs and reservations are untouched, the killed one\'s are recovered, nothing lost', async () => {
     const project = 'steady';
     // Slow calls (≈2 s each) so that every replica has runs in flight when one is killed.
-    const slow = { input_tokens: 500, output_tokens: 400 };
+    const slow = { input_tokens: 500, output_tokens: 1500 };
     const results: Array<{ replica: number; status: string; runId?: string }> = [];
     const load = (replica: number, n: number): Promise<void> =>
       Promise.all(
         Array.from({ length: n }, async (_, i) => {
           try {
-            const r = await (clients[replica] as BackendClient).run(project, { agent_name: 'bot', message: `steady ${replica}/${i}`, simulate: slow, max_output_tokens: 400 });
+            const r = await (clients[replica] as BackendClient).run(project, { agent_name: 'bot', message: `steady ${replica}/${i}`, simulate: slow, max_output_tokens: 1500 });
             results.push({ replica, status: r.status, runId: r.run_id });
           } catch (err) {
             results.push({ replica, status: err instanceof BackendApiError ? String(err.status) : 'lost' });
           }
         }),
       ).then(() => undefined);
-    const survivors = [load(0, 6), load(2, 6)];
+    // Replicas 0 and 2 keep three slow calls each in flight until the test ends; replica 1 gets six.
+    let survivorsStop = false;
+    const steady = (replica: number): Promise<void> =>
+      Promise.all(
+        Array.from({ length: 3 }, async () => {
+          while (!survivorsStop) await load(replica, 1);
+        }),
+      ).then(() => undefined);
+    const survivors = [steady(0), steady(2)];
     const doomed = load(1, 6);
     const ownerOf = async (owner: string): Promise<number> => (await one<{ n: number }>("SELECT COUNT(*)::int AS n FROM runs WHERE status = 'running' AND owner = $1", [owner])).n;
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && ((await ownerOf('replica-0')) === 0 || (await ownerOf('replica-1')) === 0 || (await ownerOf('replica-2')) === 0)) await sleep(50);
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && (await ownerOf('replica-1')) === 0) await sleep(50);
     await (replicas[1] as TestBackend).kill();
     const killedOpen = await ownerOf('replica-1');
     const killedRes = (await one<{ n: number }>("SELECT COUNT(*)::int AS n FROM reservations WHERE owner = 'replica-1'")).n;
@@ -168,9 +176,11 @@ describe('serve replicas on one PostgreSQL', () => {
     expect(await ownerOf('replica-1')).toBe(0);
     expect((await one<{ n: number }>("SELECT COUNT(*)::int AS n FROM reservations WHERE owner = 'replica-1'")).n).toBe(0);
     expect((await one<{ n: number }>("SELECT COUNT(*)::int AS n FROM runs WHERE owner = 'replica-1' AND error = 'interrupted by a restart'")).n).toBe(killedOpen);
+    survivorsStop = true;
     await Promise.all(survivors);
     const survived = results.filter((r) => r.replica !== 1);
-    expect(survived.map((r) => r.status)).toEqual(Array(12).fill('completed'));
+    expect(survived.length).toBeGreaterThanOrEqual(6);
+    expect(survived.filter((r) => r.status !== 'completed')).toEqual([]);
     // Every completed call is one ledger row; every ledger row is a completed run; no reservation left.
     const ledgerRuns = new Set((await db.query<{ run_id: string }>("SELECT run_id FROM ledger WHERE project = 'steady'")).rows.map((r) => r.run_id));
     for (const r of survived) expect(ledgerRuns.has(r.runId as string)).toBe(true);
