@@ -38,13 +38,16 @@ function rnd() {
 const pick = (xs) => xs[Math.floor(rnd() * xs.length)];
 
 const cfg = await readStdin();
-const url = new URL(cfg.url);
-const pool = new Pool(url.origin, { connections: cfg.connections ?? cfg.concurrency, pipelining: 1, keepAliveTimeout: 30_000 });
+// cfg.urls: several replicas of one backend (one database); requests go to each in turn.
+const origins = (cfg.urls ?? [cfg.url]).map((u) => new URL(u).origin);
+const pools = origins.map((o) => new Pool(o, { connections: cfg.connections ?? cfg.concurrency, pipelining: 1, keepAliveTimeout: 30_000 }));
+let nextPool = 0;
 const auth = { authorization: `Bearer ${cfg.token}` };
 
 async function req(method, path, { body, headers = {} } = {}) {
   const h = { ...headers };
   if (body !== undefined) h['content-type'] = 'application/json';
+  const pool = pools[nextPool++ % pools.length];
   const res = await pool.request({ method, path, headers: h, body: body === undefined ? undefined : JSON.stringify(body), headersTimeout: 30_000, bodyTimeout: 30_000 });
   const text = await res.body.text();
   return { status: res.statusCode, text };
@@ -211,5 +214,5 @@ const result = cfg.mode === 'runs' ? await runs() : await mix();
 const cpu = process.cpuUsage(cpu0);
 /** Cores the load generator itself used (it shares the machine with the server). */
 result.generatorCores = Math.round(((cpu.user + cpu.system) / 1e6 / ((performance.now() - w0) / 1000)) * 100) / 100;
-await pool.close();
+await Promise.all(pools.map((p) => p.close()));
 process.stdout.write(`LOAD_RESULT ${JSON.stringify(result)}\n`);

@@ -17,6 +17,7 @@ const BENCHES = [
   ['hud-frame', 120],
   ['first-data', 300],
   ['throughput', 420],
+  ['replicas', 420],
   ['cost-report', 600],
   ['memory', 420],
   ['agreement', 900],

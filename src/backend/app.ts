@@ -1,11 +1,11 @@
-import { Agents, SqliteAgentStore, type AgentInput, type AgentRow } from './areas/agents.js';
-import { Analytics, SqliteAnalyticsStore } from './areas/analytics.js';
-import { Auth, SqliteAuthStore } from './areas/auth.js';
-import { BudgetLimits } from './areas/budgets.js';
-import { Fleet, SqliteFleetStore } from './areas/fleet.js';
-import { Live, SqliteLiveStore } from './areas/live.js';
-import { Projects, SqliteProjectStore, Tenancy, projectRoutes, type ProjectRow } from './areas/projects.js';
-import { Runs, SqliteRunStore, type RunInput, type RunResult, type RunSink } from './areas/runs.js';
+import { Agents, SqliteAgentStore, type AgentInput, type AgentRow, type AgentStore } from './areas/agents.js';
+import { Analytics, SqliteAnalyticsStore, type AnalyticsStore } from './areas/analytics.js';
+import { Auth, SqliteAuthStore, type AuthStore } from './areas/auth.js';
+import { BudgetLimits, type BudgetStore } from './areas/budgets.js';
+import { Fleet, SqliteFleetStore, type FleetStore } from './areas/fleet.js';
+import { Live, SqliteLiveStore, type LiveStore } from './areas/live.js';
+import { Projects, SqliteProjectStore, Tenancy, projectRoutes, type ProjectRow, type ProjectStore } from './areas/projects.js';
+import { Runs, SqliteRunStore, type RunInput, type RunResult, type RunSink, type RunStore } from './areas/runs.js';
 import { Budgets } from './budgets.js';
 import * as inst from './instruments.js';
 import { LedgerMetrics } from './ledger-metrics.js';
@@ -18,12 +18,35 @@ export { hashPassword, verifyPassword } from './areas/auth.js';
 export type { RunInput, RunSink } from './areas/runs.js';
 
 /**
- * The backend's areas wired to their SQLite stores (the one implementation this release ships;
- * a PostgreSQL composition plugs the same areas onto stores that implement the same interfaces).
+ * The backend's areas wired to their stores: SQLite (`db`, the embedded default) or any other set
+ * of stores implementing the same interfaces (`stores`: PostgreSQL, src/backend/postgres.ts).
  * HTTP-free: the server adds the request pipeline on top of `routes()`.
  */
+export interface StoreSet {
+  projects: ProjectStore;
+  agents: AgentStore;
+  runs: RunStore;
+  fleet: FleetStore;
+  budgets: BudgetStore;
+  auth: AuthStore;
+  analytics: AnalyticsStore;
+  live: LiveStore;
+  /**
+   * Stores shared by several processes: a fleet long-poll also re-checks the database this often,
+   * since a task queued through another replica wakes no waiter here.
+   */
+  claimPollMs?: number;
+  /**
+   * Stores shared by several processes: whether this one exports the gauges read from shared
+   * tables (fleet, budget utilisation), so that they are exported once, not once per replica.
+   */
+  exportsSharedState?: () => Promise<boolean>;
+}
+
 export interface AppOptions {
-  db: Db;
+  /** The SQLite database (the embedded default). Give this or `stores`. */
+  db?: Db;
+  stores?: StoreSet;
   instanceId: string;
   version: string;
   priceBook: PriceBook;
@@ -36,10 +59,9 @@ export interface AppOptions {
 }
 
 export class App {
-  readonly db: Db;
-  readonly sql: Prepare;
-  /** The SQLite budget store (also the reservation the runs area takes). */
-  readonly budgets: Budgets;
+  private readonly sqlite: { db: Db; sql: Prepare; budgets: Budgets } | undefined;
+  /** Resolves when start-up recovery and the metric totals are done (at once for SQLite). */
+  readonly ready: Promise<void>;
   readonly provider: SimulatedProvider;
   readonly tenancy: Tenancy;
   readonly auth: Auth;
@@ -52,31 +74,72 @@ export class App {
   readonly live: Live;
 
   constructor(readonly opts: AppOptions) {
-    this.db = opts.db;
-    this.sql = statementCache(this.db);
-    this.budgets = new Budgets(this.db, this.sql);
+    let stores: StoreSet;
+    if (opts.db) {
+      const sql = statementCache(opts.db);
+      const budgets = new Budgets(opts.db, sql);
+      this.sqlite = { db: opts.db, sql, budgets };
+      const projects = new SqliteProjectStore(sql);
+      stores = {
+        projects,
+        agents: new SqliteAgentStore(sql),
+        runs: new SqliteRunStore(opts.db, sql, budgets),
+        fleet: new SqliteFleetStore(opts.db, sql),
+        budgets,
+        auth: new SqliteAuthStore(opts.db, sql),
+        analytics: new SqliteAnalyticsStore(sql),
+        live: new SqliteLiveStore(sql),
+      };
+    } else if (opts.stores) {
+      this.sqlite = undefined;
+      stores = opts.stores;
+    } else throw new Error('App needs a SQLite db or a set of stores');
     this.provider = new SimulatedProvider({ seed: opts.seed, failureRates: opts.failureRates, latencyScale: opts.latencyScale });
     const metrics = new LedgerMetrics(opts.priceBook);
-    const projectStore = new SqliteProjectStore(this.sql);
-    const agentStore = new SqliteAgentStore(this.sql);
-    const runStore = new SqliteRunStore(this.db, this.sql, this.budgets);
-    const fleetStore = new SqliteFleetStore(this.db, this.sql);
-    this.tenancy = new Tenancy(projectStore);
-    this.auth = new Auth(new SqliteAuthStore(this.db, this.sql));
-    this.projects = new Projects(projectStore);
-    this.agents = new Agents(agentStore, metrics);
-    this.runs = new Runs(runStore, agentStore, opts.priceBook, this.provider, metrics);
-    this.fleet = new Fleet(fleetStore, opts.workerLostAfterMs);
-    this.budgetLimits = new BudgetLimits(this.budgets);
-    this.analytics = new Analytics(new SqliteAnalyticsStore(this.sql));
-    this.live = new Live(new SqliteLiveStore(this.sql), agentStore, fleetStore, this.runs, { version: opts.version, instanceId: opts.instanceId, telemetryEnabled: opts.telemetryEnabled });
+    this.tenancy = new Tenancy(stores.projects);
+    this.auth = new Auth(stores.auth);
+    this.projects = new Projects(stores.projects);
+    this.agents = new Agents(stores.agents, metrics);
+    this.runs = new Runs(stores.runs, stores.agents, opts.priceBook, this.provider, metrics);
+    this.fleet = new Fleet(stores.fleet, opts.workerLostAfterMs, stores.claimPollMs);
+    this.budgetLimits = new BudgetLimits(stores.budgets);
+    this.analytics = new Analytics(stores.analytics);
+    this.live = new Live(stores.live, stores.agents, stores.fleet, this.runs, { version: opts.version, instanceId: opts.instanceId, telemetryEnabled: opts.telemetryEnabled });
+    const shared = stores.exportsSharedState;
+    const once = <T>(rows: () => Promise<T[]>): (() => Promise<T[]>) => (shared ? async () => ((await shared()) ? rows() : []) : rows);
+    inst.setStateSources({ budgets: once(() => this.budgetLimits.gaugeRows()), workers: once(() => this.fleet.workerGaugeRows()), tasks: once(() => this.fleet.taskCounterRows()) });
 
-    // Nothing survives a restart in flight; the metric totals resume from the ledger. (Synchronous
-    // here because the SQLite stores are; an asynchronous store needs an async factory instead.)
-    runStore.recover(Date.now());
-    const totals = runStore.totals();
-    metrics.load(totals.ledger, totals.runs, agentStore.list());
-    inst.setStateSources({ budgets: () => this.budgetLimits.gaugeRows(), workers: () => this.fleet.workerGaugeRows(), tasks: () => this.fleet.taskCounterRows() });
+    // Nothing survives a restart in flight; the metric totals resume from the ledger. SQLite's
+    // stores answer synchronously, so for them this is done when the constructor returns.
+    const runStore = stores.runs;
+    const agentStore = stores.agents;
+    const recovered = runStore.recover(Date.now());
+    if (!(recovered instanceof Promise)) {
+      const totals = runStore.totals() as Awaited<ReturnType<RunStore['totals']>>;
+      metrics.load(totals.ledger, totals.runs, agentStore.list() as AgentRow[]);
+      this.ready = Promise.resolve();
+    } else {
+      this.ready = (async () => {
+        await recovered;
+        const totals = await runStore.totals();
+        metrics.load(totals.ledger, totals.runs, await agentStore.list());
+      })();
+    }
+  }
+
+  /** The SQLite database (tests and benches of the embedded default). */
+  get db(): Db {
+    if (!this.sqlite) throw new Error('not a SQLite backend');
+    return this.sqlite.db;
+  }
+  get sql(): Prepare {
+    if (!this.sqlite) throw new Error('not a SQLite backend');
+    return this.sqlite.sql;
+  }
+  /** The SQLite budget store (also the reservation the runs area takes). */
+  get budgets(): Budgets {
+    if (!this.sqlite) throw new Error('not a SQLite backend');
+    return this.sqlite.budgets;
   }
 
   /** Every area's routes, bound to the contract's operations. */

@@ -6,7 +6,9 @@ import * as sc from './semconv.js';
 /**
  * The ledger-backed metric totals (cost, tokens, calls, runs by outcome). They move only from a
  * recorded row, in the same synchronous step that follows its commit, and are loaded from the
- * ledger at start-up, so the exported counters always equal the ledger.
+ * ledger at start-up, so the exported counters always equal the ledger. On PostgreSQL with
+ * several replicas, each loads and exports the totals of the rows it wrote (RunStore.totals), under
+ * its own service.instance.id: the sum over instances is the ledger, nothing counted twice.
  */
 export interface LedgerAggregate {
   project: string;

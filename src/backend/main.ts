@@ -3,6 +3,7 @@ import path from 'node:path';
 import { acquireDataDirLock, type LockOwner } from './data-dir-lock.js';
 import { PriceBook } from './pricebook.js';
 import type { FailureRates } from './provider.js';
+import type { BackendOptions } from './server.js';
 import { openStore } from './store.js';
 import { startTelemetry } from './telemetry.js';
 
@@ -23,6 +24,10 @@ export interface ServeOptions {
   workerLostAfterMs: number;
   bodyLimit: number;
   version: string;
+  /** postgres://… : the ledger on PostgreSQL, shared by every replica given the same URL. */
+  database?: string | undefined;
+  /** This replica's service.instance.id on PostgreSQL (default: a random one per process). */
+  instanceId?: string | undefined;
 }
 
 export interface BackendRecord {
@@ -30,6 +35,9 @@ export interface BackendRecord {
   pid: number;
   dataDir: string;
   startedAt: string;
+  /** The PostgreSQL database (password redacted), when not the SQLite default. */
+  database?: string;
+  instanceId?: string;
 }
 
 export interface ServeHandle {
@@ -44,22 +52,14 @@ export interface ServeHandle {
 }
 
 export async function serveBackend(o: ServeOptions): Promise<ServeHandle> {
-  // Before the store opens: its start-up recovery must never run over another serve's open runs.
-  const lock = acquireDataDirLock(o.dataDir);
-  let store;
-  try {
-    store = openStore(o.dataDir);
-  } catch (err) {
-    lock.release();
-    throw err;
-  }
+  const store = o.database ? await openPostgresStore(o) : openSqliteStore(o);
   const telemetry = startTelemetry({ serviceVersion: o.version, instanceId: store.instanceId, enabled: o.telemetry });
   // Imported only now: instruments bind to whichever meter provider is global at import time.
   const { startBackend } = await import('./server.js');
   let backend;
   try {
     backend = await startBackend({
-      db: store.db,
+      ...store.app,
       instanceId: store.instanceId,
       version: o.version,
       priceBook: PriceBook.load(),
@@ -74,11 +74,10 @@ export async function serveBackend(o: ServeOptions): Promise<ServeHandle> {
     });
   } catch (err) {
     await telemetry.shutdown();
-    store.db.close();
-    lock.release();
+    await store.close();
     throw err;
   }
-  const record: BackendRecord = { url: backend.url, pid: process.pid, dataDir: path.resolve(o.dataDir), startedAt: new Date().toISOString() };
+  const record: BackendRecord = { url: backend.url, pid: process.pid, dataDir: path.resolve(o.dataDir), startedAt: new Date().toISOString(), ...(store.database ? { database: store.database, instanceId: store.instanceId } : {}) };
   const recordFile = path.join(o.stateDir, 'backend.json');
   fs.mkdirSync(o.stateDir, { recursive: true });
   const tmp = `${recordFile}.${process.pid}.tmp`;
@@ -91,7 +90,7 @@ export async function serveBackend(o: ServeOptions): Promise<ServeHandle> {
     dataDir: record.dataDir,
     record,
     telemetryEnabled: telemetry.enabled,
-    ...(lock.tookOver ? { staleLockOf: lock.tookOver } : {}),
+    ...(store.staleLockOf ? { staleLockOf: store.staleLockOf } : {}),
     stop: () =>
       (stopping ??= (async () => {
         await backend.close();
@@ -102,8 +101,44 @@ export async function serveBackend(o: ServeOptions): Promise<ServeHandle> {
           /* already gone */
         }
         await telemetry.shutdown();
-        store.db.close();
-        lock.release();
+        await store.close();
       })()),
   };
+}
+
+interface OpenedBackendStore {
+  app: Pick<BackendOptions, 'db' | 'stores'>;
+  instanceId: string;
+  database?: string;
+  staleLockOf?: LockOwner;
+  close(): Promise<void>;
+}
+
+function openSqliteStore(o: ServeOptions): OpenedBackendStore {
+  // Before the store opens: its start-up recovery must never run over another serve's open runs.
+  const lock = acquireDataDirLock(o.dataDir);
+  let store;
+  try {
+    store = openStore(o.dataDir);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+  const db = store.db;
+  return {
+    app: { db },
+    instanceId: store.instanceId,
+    ...(lock.tookOver ? { staleLockOf: lock.tookOver } : {}),
+    close: async () => {
+      db.close();
+      lock.release();
+    },
+  };
+}
+
+/** Several replicas share one database, so no data-dir lock: the data dir holds only the operator token file. */
+async function openPostgresStore(o: ServeOptions): Promise<OpenedBackendStore> {
+  const { openPostgres } = await import('./postgres.js');
+  const pg = await openPostgres({ url: o.database as string, dataDir: o.dataDir, instanceId: o.instanceId });
+  return { app: { stores: { ...pg.stores, claimPollMs: 200, exportsSharedState: () => pg.stores.owners.exportsSharedState() } }, instanceId: pg.instanceId, database: pg.display, close: () => pg.close() };
 }

@@ -49,6 +49,7 @@ function compile(b: RouteBinding): Route {
 
 export async function startBackend(opts: BackendOptions): Promise<RunningBackend> {
   const app = new App(opts);
+  await app.ready;
   const bodyLimit = opts.bodyLimit ?? 1024 * 1024;
   const openapi = buildOpenApi(opts.version);
   const bindings = [...app.routes(), bind(operations.openapi, () => ({ status: 200, body: openapi })), bind(operations.healthz, () => ({ status: 200, body: { status: 'ok' as const } }))];

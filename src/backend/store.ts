@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { migrateSqlite } from './migrations.js';
 
 /**
  * Durable state in SQLite, WAL mode. synchronous=NORMAL (default): every acknowledged commit is in
@@ -11,61 +12,6 @@ import Database from 'better-sqlite3';
  * better-sqlite3 is synchronous, so a db.transaction() body is atomic with respect to every other
  * request in this process — the budget reservation relies on that.
  */
-
-/**
- * budget_spend: the ledger's cost per (project, budget scope, subject, UTC day), so a budget check
- * reads at most one row per day of its window (≤ 31) instead of every ledger row in it. A monthly
- * (calendar, UTC) window is a whole number of UTC days, and a UTC day is exactly 86,400,000 ms of
- * Unix time, so summing the days from the window start on gives exactly the ledger sum
- * `created_at >= window start`. Triggers keep it in the transaction that writes the ledger row,
- * whoever writes it (also an older binary sharing the database); the ledger stays the record.
- */
-function spendChange(row: 'NEW' | 'OLD', sign: '+' | '-'): string {
-  const subjects: Array<[string, string]> = [
-    ['project', `${row}.project`],
-    ['team', `${row}.team`],
-    ['user', `${row}.user_name`],
-  ];
-  // The WHERE also settles SQLite's INSERT … SELECT … ON CONFLICT parsing ambiguity.
-  return subjects
-    .map(
-      ([scope, subject]) =>
-        `INSERT INTO budget_spend (project, scope, subject, day_start, cost_nusd) SELECT ${row}.project, '${scope}', ${subject}, ${row}.created_at - ${row}.created_at % 86400000, ${sign}${row}.cost_nusd WHERE ${subject} IS NOT NULL ON CONFLICT DO UPDATE SET cost_nusd = cost_nusd + excluded.cost_nusd;`,
-    )
-    .join('\n');
-}
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS org (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, slug TEXT NOT NULL, app_name TEXT, created_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT NOT NULL, role TEXT NOT NULL, password_hash TEXT NOT NULL, created_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, csrf TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS tokens (id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, project TEXT, name TEXT, created_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS projects (slug TEXT PRIMARY KEY, name TEXT NOT NULL, environment TEXT NOT NULL, status TEXT NOT NULL, created_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS agents (project TEXT NOT NULL, name TEXT NOT NULL, model TEXT NOT NULL, system_prompt TEXT NOT NULL, strategy TEXT NOT NULL, temperature REAL NOT NULL, tools TEXT NOT NULL, metadata TEXT NOT NULL, max_output_tokens INTEGER NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (project, name));
-CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, project TEXT NOT NULL, agent TEXT NOT NULL, model TEXT NOT NULL, user_name TEXT, team TEXT, status TEXT NOT NULL, started_at INTEGER NOT NULL, completed_at INTEGER, input_tokens INTEGER NOT NULL DEFAULT 0, cached_input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0, cost_nusd INTEGER NOT NULL DEFAULT 0, error TEXT);
-CREATE INDEX IF NOT EXISTS runs_project_started ON runs (project, started_at);
-CREATE TABLE IF NOT EXISTS ledger (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, project TEXT NOT NULL, agent TEXT NOT NULL, user_name TEXT, team TEXT, provider TEXT NOT NULL, model TEXT NOT NULL, input_tokens INTEGER NOT NULL, cached_input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, cost_nusd INTEGER NOT NULL, input_cost_nusd INTEGER NOT NULL, cached_cost_nusd INTEGER NOT NULL, output_cost_nusd INTEGER NOT NULL, pricebook_version TEXT NOT NULL, priced INTEGER NOT NULL, created_at INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS ledger_project_time ON ledger (project, created_at);
-CREATE TABLE IF NOT EXISTS workers (id TEXT PRIMARY KEY, project TEXT NOT NULL, name TEXT NOT NULL, pool TEXT NOT NULL, models TEXT NOT NULL, labels TEXT NOT NULL, max_concurrent INTEGER NOT NULL, secret_hash TEXT NOT NULL, state TEXT NOT NULL, registered_at INTEGER NOT NULL, last_heartbeat_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, project TEXT NOT NULL, pool TEXT NOT NULL, payload TEXT NOT NULL, model TEXT, status TEXT NOT NULL, worker_id TEXT, created_at INTEGER NOT NULL, claimed_at INTEGER, completed_at INTEGER, result TEXT, error TEXT);
-CREATE INDEX IF NOT EXISTS tasks_queue ON tasks (project, pool, status, created_at);
-CREATE INDEX IF NOT EXISTS tasks_worker_status ON tasks (worker_id, status);
-CREATE TABLE IF NOT EXISTS budgets (id TEXT PRIMARY KEY, project TEXT NOT NULL, scope TEXT NOT NULL, subject TEXT NOT NULL, window TEXT NOT NULL, limit_nusd INTEGER NOT NULL, action TEXT NOT NULL, fallback_model TEXT, created_at INTEGER NOT NULL, UNIQUE (project, scope, subject, window));
-CREATE TABLE IF NOT EXISTS reservations (id TEXT PRIMARY KEY, run_id TEXT NOT NULL, project TEXT NOT NULL, user_name TEXT, team TEXT, amount_nusd INTEGER NOT NULL, created_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS budget_events (budget_id TEXT NOT NULL, window_start INTEGER NOT NULL, threshold INTEGER NOT NULL, PRIMARY KEY (budget_id, window_start, threshold));
-CREATE TABLE IF NOT EXISTS budget_spend (project TEXT NOT NULL, scope TEXT NOT NULL, subject TEXT NOT NULL, day_start INTEGER NOT NULL, cost_nusd INTEGER NOT NULL, PRIMARY KEY (project, scope, subject, day_start)) WITHOUT ROWID;
-CREATE TRIGGER IF NOT EXISTS ledger_budget_spend_insert AFTER INSERT ON ledger BEGIN
-${spendChange('NEW', '+')}
-END;
-CREATE TRIGGER IF NOT EXISTS ledger_budget_spend_delete AFTER DELETE ON ledger BEGIN
-${spendChange('OLD', '-')}
-END;
-CREATE TRIGGER IF NOT EXISTS ledger_budget_spend_update AFTER UPDATE OF project, user_name, team, cost_nusd, created_at ON ledger BEGIN
-${spendChange('OLD', '-')}
-${spendChange('NEW', '+')}
-END;
-`;
 
 /** Bumped when budget_spend's contents must be rebuilt from the ledger on open. */
 const BUDGET_SPEND_VERSION = '1';
@@ -101,7 +47,7 @@ export function openStore(dataDir: string): OpenedStore {
   db.pragma(`synchronous = ${sync}`);
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
-  db.exec(SCHEMA);
+  migrateSqlite(db, `the SQLite database in ${dataDir}`);
   const get = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?');
   rebuildBudgetSpendOnce(db, get);
   let instanceId = get.get('instance_id')?.value;

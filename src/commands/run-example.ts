@@ -9,7 +9,9 @@ export default class RunExample extends BaseCommand<typeof RunExample> {
   static override summary = 'Drive an example workload through the backend; --verify proves every panel and the cost reconciliation';
   static override description =
     'Starts the native stack and a backend when none is running (and stops them at the end unless --keep), drives the example over HTTP with live progress on stderr, and prints the proof. Exit 3 names every failed check.';
-  static override examples = ['<%= config.bin %> run-example 43 --verify', '<%= config.bin %> run-example 43 --duration 30s --verify --json', '<%= config.bin %> run-example 34', '<%= config.bin %> run-example 40 --report fleet.json'];
+  static override examples = ['<%= config.bin %> run-example 43 --verify', '<%= config.bin %> run-example 43 --duration 30s --verify --json', '<%= config.bin %> run-example 34', '<%= config.bin %> run-example 40 --report fleet.json',
+    '<%= config.bin %> run-example 43 --duration 30s --verify --backend-url http://127.0.0.1:8001,http://127.0.0.1:8002,http://127.0.0.1:8003',
+  ];
 
   static override args = {
     example: Args.string({ description: 'Example number: 43 (observatory live), 34 (cost tracking), 40 (fleet under load), 12 (budget enforcement), 17 (external GenAI apps: official OpenAI clients for Node and Python, instrumented)', required: true }),
@@ -22,6 +24,7 @@ export default class RunExample extends BaseCommand<typeof RunExample> {
     keep: Flags.boolean({ description: 'Leave a stack or backend that run-example started running', env: 'SAGEWAI_OBS_KEEP', default: false }),
     report: Flags.string({ description: 'Also write the JSON report to this file', env: 'SAGEWAI_OBS_REPORT' }),
     ...endpointFlags,
+    'backend-url': Flags.string({ description: 'Admin backend URL [default: the running `serve`, else http://127.0.0.1:8000]; several comma-separated URLs (replicas on one --database) share the load in turn', env: 'SAGEWAI_OBS_BACKEND_URL', helpGroup: 'ENDPOINT' }),
   };
 
   public async run(): Promise<unknown> {

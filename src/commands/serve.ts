@@ -10,7 +10,9 @@ const rate = (name: string, env: string) => Flags.string({ description: `Injecte
 export default class Serve extends BaseCommand<typeof Serve> {
   static override summary = 'Run the instrumented admin backend (API, cost ledger, budgets, simulated LLM provider)';
   static override description = 'Exports metrics, logs and traces over OTLP/HTTP as configured by the standard OTEL_* variables (default http://localhost:4318). SIGTERM drains requests and flushes telemetry.';
-  static override examples = ['<%= config.bin %> serve', '<%= config.bin %> serve --port 0 --data-dir ./data', 'OTEL_SDK_DISABLED=true <%= config.bin %> serve --failure-rate-server-error 0.05'];
+  static override examples = ['<%= config.bin %> serve', '<%= config.bin %> serve --port 0 --data-dir ./data', 'OTEL_SDK_DISABLED=true <%= config.bin %> serve --failure-rate-server-error 0.05',
+    '<%= config.bin %> serve --port 8001 --database postgres://sagewai@127.0.0.1:5432/sagewai --instance-id backend-1',
+  ];
   static override flags = {
     host: Flags.string({ description: 'Interface to bind', env: 'SAGEWAI_OBS_SERVE_HOST', default: '127.0.0.1' }),
     port: Flags.integer({ description: 'Port (0 = any free port)', env: 'SAGEWAI_OBS_SERVE_PORT', default: 8000, min: 0, max: 65535 }),
@@ -23,6 +25,8 @@ export default class Serve extends BaseCommand<typeof Serve> {
     'failure-rate-server-error': rate('server-error', 'SAGEWAI_OBS_FAILURE_RATE_SERVER_ERROR'),
     'latency-scale': Flags.string({ description: 'Multiplier of simulated latency (0 = instant)', env: 'SAGEWAI_OBS_LATENCY_SCALE', default: '1', helpGroup: 'SIMULATOR' }),
     'worker-lost-after': Flags.string({ description: 'A fleet worker without heartbeat for this long is lost', env: 'SAGEWAI_OBS_WORKER_LOST_AFTER', default: '30s' }),
+    database: Flags.string({ description: 'PostgreSQL URL (postgres://user:password@host:5432/db) for the ledger, shared by several serve replicas; default: the embedded SQLite ledger in --data-dir', env: 'SAGEWAI_OBS_DATABASE_URL', helpGroup: 'REPLICAS' }),
+    'instance-id': Flags.string({ description: "This replica's service.instance.id on --database (keep it across restarts so the replica resumes its own metric totals) [default: a random id per process]", env: 'SAGEWAI_OBS_INSTANCE_ID', helpGroup: 'REPLICAS' }),
     'body-limit': Flags.integer({ description: 'Largest request body in bytes', env: 'SAGEWAI_OBS_BODY_LIMIT', default: 1_048_576, min: 1024 }),
   };
 
@@ -34,6 +38,12 @@ export default class Serve extends BaseCommand<typeof Serve> {
       return n;
     };
     const stateDir = resolveStateDir(f['state-dir']);
+    const database = f.database?.trim() || undefined;
+    const instanceId = f['instance-id'];
+    if (instanceId !== undefined) {
+      if (!database) throw new UserError('--instance-id names a replica on a shared PostgreSQL database; the SQLite ledger keeps its own id', 'sagewai-obs serve --database postgres://… --instance-id backend-1');
+      if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(instanceId)) throw new UserError(`invalid --instance-id ${JSON.stringify(instanceId)}: use letters, digits, '.', '_', ':' and '-' (at most 128)`, 'sagewai-obs serve --database postgres://… --instance-id backend-1');
+    }
     // Loaded here, not at the top: the OpenTelemetry SDK behind it costs ~0.5 s to import, which
     // `serve --help` and any build without oclif.manifest.json would otherwise pay.
     const { serveBackend } = await import('../backend/main.js');
@@ -49,6 +59,8 @@ export default class Serve extends BaseCommand<typeof Serve> {
       workerLostAfterMs: parseDuration(f['worker-lost-after']),
       bodyLimit: f['body-limit'],
       version: this.config.version,
+      database,
+      instanceId,
     }).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'EADDRINUSE') throw new UserError(`port ${f.port} on ${f.host} is already in use`, [`sagewai-obs serve --port ${f.port + 1}`, 'sagewai-obs serve --port 0']);
       throw err;
@@ -59,6 +71,7 @@ export default class Serve extends BaseCommand<typeof Serve> {
     if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify(result)}\n`);
     else this.printLine(`sagewai-admin listening on ${handle.url}`);
     if (handle.staleLockOf) this.progress(`took over the data dir's lock from PID ${handle.staleLockOf.pid}, which is no longer running`);
+    if (handle.record.database) this.progress(`database: ${handle.record.database}  instance: ${handle.record.instanceId}`);
     this.progress(`data: ${handle.dataDir}  telemetry: ${handle.telemetryEnabled ? 'on' : 'off'}  (Ctrl-C or SIGTERM to stop)`);
     await new Promise<void>((resolve) => {
       const stop = (): void => {

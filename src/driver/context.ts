@@ -1,12 +1,14 @@
 import { setMaxListeners } from 'node:events';
 import { BackendApiError, BackendClient } from '../clients/backend.js';
 import { RequestCounter, type ClassCounts, type RouteCount } from './counter.js';
-import { CountingPool } from './counting-pool.js';
+import { CountingPool, SpreadingPool } from './counting-pool.js';
 import { createRng, type Rng } from './prng.js';
 
 /** What every example's run() takes. */
 export interface ExampleOptions {
   backendUrl: string;
+  /** Several replicas of one backend (one database): requests are spread over them in turn. */
+  backendUrls?: readonly string[] | undefined;
   /** Operator token of the backend (used when the demo admin cannot log in, and for admin calls). */
   token?: string | undefined;
   durationMs?: number | undefined;
@@ -85,7 +87,8 @@ export class ExampleContext {
     this.seed = options.seed ?? defaultSeed;
     this.rng = createRng(this.seed);
     this.log = options.log ?? (() => undefined);
-    this.pool = new CountingPool(new URL(options.backendUrl).origin, this.counter);
+    const origins = (options.backendUrls && options.backendUrls.length > 1 ? options.backendUrls : [options.backendUrl]).map((u) => new URL(u).origin);
+    this.pool = origins.length > 1 ? new SpreadingPool(origins, this.counter) : new CountingPool(origins[0] as string, this.counter);
     this.api = new BackendClient({ baseUrl: options.backendUrl, token: options.token, timeoutMs: 60_000 }, this.pool);
     const outer = options.signal;
     if (outer) {

@@ -42,6 +42,42 @@ export class CountingPool extends Pool {
   }
 }
 
+/**
+ * Several backend replicas behind one client: each request goes to the next replica in turn
+ * (round robin), counted in one RequestCounter. The first origin is this pool's own.
+ */
+export class SpreadingPool extends CountingPool {
+  private readonly others: CountingPool[];
+  private next = 0;
+
+  constructor(origins: readonly string[], counter: RequestCounter, options: Pool.Options = {}) {
+    const [first, ...rest] = origins;
+    if (first === undefined) throw new Error('SpreadingPool needs at least one origin');
+    super(first, counter, options);
+    this.others = rest.map((o) => new CountingPool(o, counter, options));
+  }
+
+  override request<TOpaque = null>(options: Dispatcher.RequestOptions<TOpaque>, callback: (err: Error | null, data: Dispatcher.ResponseData<TOpaque>) => void): void;
+  override request<TOpaque = null>(options: Dispatcher.RequestOptions<TOpaque>): Promise<Dispatcher.ResponseData<TOpaque>>;
+  override request<TOpaque = null>(
+    options: Dispatcher.RequestOptions<TOpaque>,
+    callback?: (err: Error | null, data: Dispatcher.ResponseData<TOpaque>) => void,
+  ): void | Promise<Dispatcher.ResponseData<TOpaque>> {
+    const i = this.next++ % (this.others.length + 1);
+    const target = i === 0 ? undefined : this.others[i - 1];
+    if (!target) return callback ? super.request(options, callback) : super.request(options);
+    return callback ? target.request(options, callback) : target.request(options);
+  }
+
+  // undici's promise form of close() calls this.close(callback): only that form closes this pool itself.
+  override close(): Promise<void>;
+  override close(callback: () => void): void;
+  override close(callback?: () => void): Promise<void> | void {
+    if (callback) return super.close(callback);
+    return Promise.all([super.close(), ...this.others.map((p) => p.close())]).then(() => undefined);
+  }
+}
+
 /** Route templates of the backend paths the examples call; a path not listed counts as itself. */
 const TEMPLATES: Array<[RegExp, string]> = [
   [/^\/api\/v1\/projects\/[^/]+\/tokens$/, '/api/v1/projects/{slug}/tokens'],

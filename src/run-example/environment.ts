@@ -12,7 +12,10 @@ import type { StackEndpoints } from '../stack/state.js';
  */
 export interface EnvironmentOptions {
   stateDir?: string | undefined;
-  /** Explicit --backend-url: must answer, never replaced by a backend we start. */
+  /**
+   * Explicit --backend-url: must answer, never replaced by a backend we start. Several URLs,
+   * comma-separated, are replicas of one backend on one database: the load is spread over them.
+   */
   backendUrl?: string | undefined;
   vmUrl?: string | undefined;
   vlUrl?: string | undefined;
@@ -24,7 +27,9 @@ export interface Environment {
   stateDir: string;
   vmUrl: string;
   vlUrl: string;
+  /** The first of backendUrls (verification reads the shared ledger through it). */
   backendUrl: string;
+  backendUrls: string[];
   token: string | undefined;
   started: { stack: boolean; backend: boolean };
   /** Stops what this environment started (nothing when `keep`). */
@@ -43,10 +48,21 @@ async function answers(url: string): Promise<boolean> {
 
 export async function prepareEnvironment(o: EnvironmentOptions): Promise<Environment> {
   // An explicit backend URL is checked first: a typo must not cost a stack start-up.
-  if (o.backendUrl !== undefined && !(await answers(o.backendUrl.replace(/\/+$/, '')))) {
-    throw new UserError(`the backend at ${o.backendUrl} is unreachable`, ['sagewai-obs serve   (start one)', 'or leave out --backend-url and run-example starts its own']);
+  const explicit = o.backendUrl === undefined ? undefined : o.backendUrl.split(',').map((u) => u.trim().replace(/\/+$/, '')).filter(Boolean);
+  if (explicit !== undefined) {
+    if (explicit.length === 0) throw new UserError('--backend-url is empty', 'sagewai-obs run-example 43 --backend-url http://127.0.0.1:8000');
+    for (const u of explicit) {
+      let ok = false;
+      try {
+        ok = ['http:', 'https:'].includes(new URL(u).protocol);
+      } catch {
+        ok = false;
+      }
+      if (!ok) throw new UserError(`invalid backend URL ${JSON.stringify(u)}`, 'sagewai-obs run-example 43 --backend-url http://127.0.0.1:8001,http://127.0.0.1:8002');
+      if (!(await answers(u))) throw new UserError(`the backend at ${u} is unreachable`, ['sagewai-obs serve   (start one)', 'or leave out --backend-url and run-example starts its own']);
+    }
   }
-  const ep = resolveEndpoints({ 'state-dir': o.stateDir, 'backend-url': o.backendUrl, 'vm-url': o.vmUrl, 'vl-url': o.vlUrl, token: o.token });
+  const ep = resolveEndpoints({ 'state-dir': o.stateDir, 'backend-url': explicit?.[0], 'vm-url': o.vmUrl, 'vl-url': o.vlUrl, token: o.token });
   let stackStarted = false;
   let stackEndpoints: StackEndpoints | undefined;
   if (o.vmUrl === undefined && o.vlUrl === undefined) {
@@ -91,6 +107,7 @@ export async function prepareEnvironment(o: EnvironmentOptions): Promise<Environ
     vmUrl,
     vlUrl,
     backendUrl,
+    backendUrls: explicit && explicit.length > 1 ? explicit : [backendUrl],
     token,
     started: { stack: stackStarted, backend: backend !== undefined },
     async release(keep: boolean) {

@@ -72,9 +72,10 @@ export async function runExample(o: RunExampleOptions): Promise<RunExampleReport
   const ticker = setInterval(() => say(progressLine(def.id, Date.now() - startedAt, counter, progress, watcher.seconds(), watcher.spendUsd())), o.progressIntervalMs ?? 5000);
   let report: RunExampleReport | undefined;
   try {
-    say(`example ${def.id} (${def.title}) against ${env.backendUrl}${def.defaultDurationMs > 0 ? ` for ${Math.round((o.durationMs ?? def.defaultDurationMs) / 1000)} s` : ''}`);
+    say(`example ${def.id} (${def.title}) against ${env.backendUrls.join(', ')}${def.defaultDurationMs > 0 ? ` for ${Math.round((o.durationMs ?? def.defaultDurationMs) / 1000)} s` : ''}`);
     const result = await def.run({
       backendUrl: env.backendUrl,
+      backendUrls: env.backendUrls,
       token: env.token,
       vmUrl: env.vmUrl,
       vlUrl: env.vlUrl,

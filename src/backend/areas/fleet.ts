@@ -157,8 +157,13 @@ export class Fleet {
   private closing = false;
   private lostTimer: NodeJS.Timeout | undefined;
 
-  constructor(readonly store: FleetStore, private readonly workerLostAfterMs: number) {
-    this.lostTimer = setInterval(() => void this.markLostWorkers(), Math.min(5000, Math.max(250, workerLostAfterMs / 4)));
+  /**
+   * claimPollMs: for a store shared by several processes, a waiting long-poll re-checks the store
+   * this often (a task queued through another replica wakes no waiter in this one). Bounded: at
+   * most one claim query per waiter per interval.
+   */
+  constructor(readonly store: FleetStore, private readonly workerLostAfterMs: number, private readonly claimPollMs?: number) {
+    this.lostTimer = setInterval(() => void this.markLostWorkers().catch(() => undefined), Math.min(5000, Math.max(250, workerLostAfterMs / 4)));
     this.lostTimer.unref();
   }
 
@@ -211,7 +216,8 @@ export class Fleet {
         let set = this.claimWaiters.get(key);
         if (!set) this.claimWaiters.set(key, (set = new Set()));
         const waiter: Waiter = { resolve: () => done() };
-        const timer = setTimeout(() => done(), Math.max(0, deadline - Date.now()));
+        const wait = Math.max(0, deadline - Date.now());
+        const timer = setTimeout(() => done(), this.claimPollMs === undefined ? wait : Math.min(wait, this.claimPollMs));
         const onAbort = (): void => done();
         signal.addEventListener('abort', onAbort, { once: true });
         function done(): void {

@@ -1,0 +1,174 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MIGRATIONS, SCHEMA_VERSION } from '../src/backend/migrations.js';
+import { spawnBackend } from '../src/backend/spawn.js';
+import { openStore } from '../src/backend/store.js';
+import { freePort } from '../src/stack/ports.js';
+import { startTestPostgres, type TestPostgres } from './helpers/postgres.js';
+
+// Versioned migrations on both engines and serve's bad-input rules for --database: a database at
+// a newer schema refuses to start (exit 2), a failed migration leaves nothing behind, a wrong or
+// unreachable URL is exit 2 with Try this.
+let server: TestPostgres;
+const dirs: string[] = [];
+const tmp = (): string => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'sagewai-migrate-'));
+  dirs.push(d);
+  return d;
+};
+
+/** serve's exit and its stderr when it fails to start; 'started' when it did (then stopped). */
+async function serveOutcome(args: string[], dataDir = tmp()): Promise<string> {
+  return spawnBackend({ dataDir, args, env: { OTEL_SDK_DISABLED: 'true' }, timeoutMs: 20_000 }).then(
+    async (b) => {
+      await b.stop();
+      return 'started';
+    },
+    (err: Error) => err.message,
+  );
+}
+
+async function withDb<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+async function freshDatabase(name: string): Promise<string> {
+  await withDb(server.url, (c) => c.query(`CREATE DATABASE ${name}`));
+  return server.url.replace(/\/sagewai$/, `/${name}`);
+}
+
+beforeAll(async () => {
+  server = await startTestPostgres();
+}, 60_000);
+
+afterAll(async () => {
+  await server?.stop();
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+describe('SQLite migrations', () => {
+  it('a database from before versioned migrations upgrades in place, its rows kept', () => {
+    const dir = tmp();
+    const old = new Database(path.join(dir, 'sagewai.db'));
+    // The first table layout, as `CREATE TABLE IF NOT EXISTS` left it, with a ledger row in it.
+    old.exec(MIGRATIONS[0]?.sqlite as string);
+    old.prepare("INSERT INTO projects (slug, name, environment, status, created_at) VALUES ('acme', 'Acme', 'prod', 'active', 1)").run();
+    old.prepare("INSERT INTO ledger (run_id, project, agent, provider, model, input_tokens, cached_input_tokens, output_tokens, cost_nusd, input_cost_nusd, cached_cost_nusd, output_cost_nusd, pricebook_version, priced, created_at) VALUES ('run_1', 'acme', 'bot', 'openai', 'gpt-4o', 10, 0, 5, 12345, 10000, 0, 2345, 'v1', 1, 1)").run();
+    old.close();
+    const s = openStore(dir);
+    try {
+      expect(s.db.prepare('SELECT version FROM schema_migrations ORDER BY version').all().map((r) => (r as { version: number }).version)).toEqual(MIGRATIONS.map((m) => m.version));
+      expect(s.db.prepare('SELECT cost_nusd, writer FROM ledger').all()).toEqual([{ cost_nusd: 12345, writer: null }]);
+      expect(s.db.prepare('SELECT slug FROM projects').all()).toEqual([{ slug: 'acme' }]);
+    } finally {
+      s.db.close();
+    }
+    // Opening again applies nothing twice.
+    const again = openStore(dir);
+    expect((again.db.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get() as { n: number }).n).toBe(SCHEMA_VERSION);
+    again.db.close();
+  });
+
+  it('serve refuses a SQLite database at a newer schema version: exit 2, names both versions', async () => {
+    const dir = tmp();
+    openStore(dir).db.close();
+    const db = new Database(path.join(dir, 'sagewai.db'));
+    db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(SCHEMA_VERSION + 1, 'from the future', Date.now());
+    db.close();
+    const out = await serveOutcome([], dir);
+    expect(out).toContain('exited (code 2)');
+    expect(out).toContain(`schema version ${SCHEMA_VERSION + 1}, newer than this sagewai-obs knows (${SCHEMA_VERSION})`);
+    expect(out).toContain('Try this');
+  });
+});
+
+describe('PostgreSQL migrations', () => {
+  it('serve migrates an empty database to the current version; a second start applies nothing', async () => {
+    const url = await freshDatabase('fresh');
+    expect(await serveOutcome(['--database', url])).toBe('started');
+    expect(await serveOutcome(['--database', url])).toBe('started');
+    const versions = await withDb(url, async (c) => (await c.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')).rows.map((r) => r.version));
+    expect(versions).toEqual(MIGRATIONS.map((m) => m.version));
+  });
+
+  it('refuses a database at a newer schema version: exit 2 with Try this, nothing written', async () => {
+    const url = await freshDatabase('future');
+    expect(await serveOutcome(['--database', url])).toBe('started');
+    await withDb(url, (c) => c.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [SCHEMA_VERSION + 1, 'from the future', Date.now()]));
+    const tokensBefore = await withDb(url, async (c) => (await c.query('SELECT COUNT(*)::int AS n FROM tokens')).rows[0]);
+    const out = await serveOutcome(['--database', url]);
+    expect(out).toContain('exited (code 2)');
+    expect(out).toContain(`schema version ${SCHEMA_VERSION + 1}, newer than this sagewai-obs knows (${SCHEMA_VERSION})`);
+    expect(out).toContain('Try this');
+    expect(await withDb(url, async (c) => (await c.query('SELECT COUNT(*)::int AS n FROM tokens')).rows[0])).toEqual(tokensBefore);
+  });
+
+  it('a migration that fails is rolled back whole: no table of it, no version recorded', async () => {
+    const url = await freshDatabase('clash');
+    // A foreign table in the way of the base schema's `workers`, created after several of its tables.
+    await withDb(url, (c) => c.query('CREATE TABLE workers (something_else int)'));
+    const out = await serveOutcome(['--database', url]);
+    expect(out).toContain('exited (code 2)');
+    expect(out).toContain('migration 1 (base schema) failed and was rolled back');
+    const state = await withDb(url, async (c) => ({
+      tables: (await c.query<{ t: string }>("SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")).rows.map((r) => r.t),
+      versions: (await c.query('SELECT COUNT(*)::int AS n FROM schema_migrations')).rows[0],
+    }));
+    expect(state.tables).toEqual(['schema_migrations', 'workers']);
+    expect(state.versions).toEqual({ n: 0 });
+  });
+});
+
+describe('serve --database: bad input is exit 2 with Try this', () => {
+  it('a URL that is not postgres://', async () => {
+    const out = await serveOutcome(['--database', 'mysql://root@127.0.0.1/x']);
+    expect(out).toContain('exited (code 2)');
+    expect(out).toContain('the scheme must be postgres://');
+    expect(out).toContain('Try this');
+  });
+
+  it('an unreachable server (nothing listens on the port), with the password redacted', async () => {
+    const port = await freePort();
+    const out = await serveOutcome(['--database', `postgres://sagewai:hunter2@127.0.0.1:${port}/sagewai`]);
+    expect(out).toContain('exited (code 2)');
+    expect(out).toContain(`cannot use the database postgres://sagewai:***@127.0.0.1:${port}/sagewai`);
+    expect(out).not.toContain('hunter2');
+    expect(out).toContain('Try this');
+  });
+
+  it('a database that does not exist on a running server', async () => {
+    const out = await serveOutcome(['--database', server.url.replace(/\/sagewai$/, '/no_such_db')]);
+    expect(out).toContain('exited (code 2)');
+    expect(out).toMatch(/database "no_such_db" does not exist/);
+  });
+
+  it('an instance id a live replica already holds', async () => {
+    const url = await freshDatabase('twins');
+    const first = await spawnBackend({ dataDir: tmp(), args: ['--database', url, '--instance-id', 'twin'], env: { OTEL_SDK_DISABLED: 'true' } });
+    try {
+      const out = await serveOutcome(['--database', url, '--instance-id', 'twin']);
+      expect(out).toContain('exited (code 2)');
+      expect(out).toContain('another running serve already uses the instance id twin');
+    } finally {
+      await first.stop();
+    }
+    // Once it is gone, the id is free again.
+    expect(await serveOutcome(['--database', url, '--instance-id', 'twin'])).toBe('started');
+  });
+
+  it('--instance-id without --database', async () => {
+    const out = await serveOutcome(['--instance-id', 'x']);
+    expect(out).toContain('exited (code 2)');
+    expect(out).toContain('--instance-id names a replica on a shared PostgreSQL database');
+  });
+});
