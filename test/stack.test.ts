@@ -124,8 +124,9 @@ describe('readStackRecord', () => {
 describe('stopPid', () => {
   it('sends SIGTERM, and SIGKILL to a process that ignores it, until the PID is gone', async () => {
     const polite = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-    const stubborn = spawn(process.execPath, ['-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000); process.send?.('x')"], { stdio: 'ignore' });
-    await new Promise((r) => setTimeout(r, 300)); // let the SIGTERM handler be installed
+    const stubborn = spawn(process.execPath, ['-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000); process.stdout.write('ready\\n')"], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // Only once its SIGTERM handler is installed (a fixed sleep lost that race on a busy machine).
+    await new Promise<void>((resolve) => stubborn.stdout?.once('data', () => resolve()));
     const [a, b] = await Promise.all([stopPid(polite.pid as number, 3000), stopPid(stubborn.pid as number, 500)]);
     expect(a).toBe('terminated');
     expect(b).toBe('killed');
