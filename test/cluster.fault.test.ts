@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendClient } from '../src/clients/backend.js';
 import { VictoriaLogsClient } from '../src/clients/victoria-logs.js';
+import { VictoriaMetricsClient } from '../src/clients/victoria-metrics.js';
 import { restartNativeComponent } from '../src/stack/restart.js';
 import { readStackRecord } from '../src/stack/state.js';
 import { stackStatus } from '../src/stack/status.js';
@@ -120,6 +121,8 @@ describe('cluster profile', () => {
     await bootstrap(client, tenants);
     const load = startLoad(client, tenants, { concurrency: 3, maxRuns: 3000, maxMs: 120_000 });
     await waitForAcked(load, 20);
+    const vmauth = new VictoriaMetricsClient(stack.endpoints.vmUrl);
+    await eventually('both tenants\' cost series through vmauth', async () => (await vmauth.query('sum by (sagewai_project_id) (sagewai_llm_cost_usd_total)')).map((r) => r.metric.sagewai_project_id), (ps) => projects.every((p) => ps.includes(p)), 30_000, 500);
     // Node 1 is the one vmauth prefers (first_available): its loss is the one reads must survive.
     const killedAt = await kill('victoria-metrics');
     await sleep(3000);
@@ -154,9 +157,16 @@ describe('cluster profile', () => {
     const cost = await runBuiltCli(['cost', '--vm-url', prefixed, '--by', 'project', '--since', '10m', '--format', 'json'], env, 60_000);
     expect(cost.code, cost.stderr).toBe(0);
     expect(cost.stdout).toContain('cl-alpha');
-    const doctor = await runBuiltCli(['doctor', '--vm-url', prefixed, '--vl-url', stack.endpoints.vlUrl, '--backend-url', backend.url, '--json'], { ...env, SAGEWAI_OBS_TOKEN: backend.operatorToken }, 60_000);
+    const doctor = await runBuiltCli(['doctor', '--state-dir', stack.stateDir, '--vm-url', prefixed, '--vl-url', stack.endpoints.vlUrl, '--backend-url', backend.url, '--json'], { ...env, SAGEWAI_OBS_TOKEN: backend.operatorToken }, 60_000);
+    log(`doctor on ${prefixed}: exit ${doctor.code}; ${doctor.stdout.slice(0, 1500)}`);
     const body = JSON.parse(doctor.stdout) as { probes?: Array<{ name: string; status: string; detail?: string }> };
-    log(`doctor on ${prefixed}: exit ${doctor.code}; ${JSON.stringify(body.probes?.map((p) => `${p.name}: ${p.status}`))}`);
-    expect(body.probes?.find((p) => p.name === 'victoria-metrics reachable')?.status).toBe('ok');
+    const reach = body.probes?.find((p) => p.name === 'victoria-metrics reachable');
+    // No /health under the prefix: the probe fell back to a query.
+    expect(reach).toMatchObject({ status: 'ok', detail: `${prefixed}/api/v1/query?query=1` });
+    expect(body.probes?.filter((p) => p.status === 'fail')).toEqual([]);
+    expect(doctor.code).toBe(0);
+    const verify = await runBuiltCli(['verify', '--state-dir', stack.stateDir, '--vm-url', prefixed, '--vl-url', stack.endpoints.vlUrl, '--backend-url', backend.url, '--since', '10m', '--json'], { ...env, SAGEWAI_OBS_TOKEN: backend.operatorToken }, 120_000);
+    log(`verify on ${prefixed}: exit ${verify.code}; ${verify.stderr.slice(0, 400)}`);
+    expect(verify.code, verify.stdout.slice(0, 2000)).toBe(0);
   });
 });

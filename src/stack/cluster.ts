@@ -166,8 +166,9 @@ export function vmauthConfig(ports: Ports, cp: ClusterPorts): string {
     '    - src_paths: ["/api/v1/targets", "/targets", "/service-discovery"]',
     `      url_prefix: "${loop(cp.vmagent)}/"`,
     // A Prometheus query base with a path prefix, shaped like a cluster select path with a tenant:
-    // the CLI must work when --vm-url carries one.
-    '    - src_paths: ["/select/0/prometheus/.*"]',
+    // the CLI must work when --vm-url carries one. Like vmselect, it serves the query API only
+    // (no /health, no /internal/force_flush under the prefix).
+    '    - src_paths: ["/select/0/prometheus/api/v1/.*"]',
     '      drop_src_path_prefix_parts: 3',
     `      url_prefix: [${nodes}]`,
     '      load_balancing_policy: first_available',

@@ -46,6 +46,7 @@ interface TargetsResponse {
 export async function collectorScrapeStatus(vmUrl: string): Promise<ScrapeStatus> {
   try {
     const res = await fetch(`${vmUrl}/api/v1/targets`, { signal: AbortSignal.timeout(2000) });
+    if (res.status === 404) return { job: 'otel-collector', up: false, lastError: `${vmUrl} serves no /api/v1/targets (a cluster select path or a proxy?); ask the scraper itself (vmagent or the single node)` };
     if (!res.ok) return { job: 'otel-collector', up: false, lastError: `VictoriaMetrics answered HTTP ${res.status}` };
     const body = (await res.json()) as TargetsResponse;
     const target = body.data?.activeTargets?.find((t) => t.scrapePool === 'otel-collector' || t.labels?.job === 'otel-collector');

@@ -63,6 +63,9 @@ export const CLUSTER_IMAGES = {
   vmstorage: 'victoriametrics/vmstorage:v1.151.0-cluster',
   vminsert: 'victoriametrics/vminsert:v1.151.0-cluster',
   vmselect: 'victoriametrics/vmselect:v1.151.0-cluster',
+  // The ledger's database and the image the backend replicas run `sagewai-obs serve` in (Node 20).
+  postgres: 'postgres:17.6-bookworm',
+  node: 'node:20.19.5-bookworm-slim',
 } as const;
 
 /** The collector builder (ocb) that turns assets/collector/manifest.yaml into our collector. */

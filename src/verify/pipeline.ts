@@ -52,10 +52,11 @@ export interface ProbeOptions {
 
 export async function runPipelineProbes(opts: ProbeOptions): Promise<Probe[]> {
   const probes: Probe[] = [];
-  const vmUp = await opts.vm.healthy();
+  const vmProbe = await opts.vm.healthProbe();
+  const vmUp = vmProbe.ok;
   probes.push(vmUp
-    ? { name: 'victoria-metrics reachable', status: 'ok', detail: `${opts.vm.baseUrl}/health` }
-    : { name: 'victoria-metrics reachable', status: 'fail', detail: `${opts.vm.baseUrl}/health did not answer 200`, hint: 'start the stack with `sagewai-obs up`, or point --vm-url / SAGEWAI_OBS_VM_URL at VictoriaMetrics' });
+    ? { name: 'victoria-metrics reachable', status: 'ok', detail: vmProbe.via }
+    : { name: 'victoria-metrics reachable', status: 'fail', detail: `${opts.vm.baseUrl}/health and a query on it did not answer 200`, hint: 'start the stack with `sagewai-obs up`, or point --vm-url / SAGEWAI_OBS_VM_URL at VictoriaMetrics' });
   const vlUp = await opts.vl.healthy();
   probes.push(vlUp
     ? { name: 'victoria-logs reachable', status: 'ok', detail: `${opts.vl.baseUrl}/health` }
