@@ -131,8 +131,13 @@ describe('cluster profile', () => {
     const cost = await runBuiltCli(['cost', '--vm-url', stack.endpoints.vmUrl, '--by', 'project', '--since', '10m', '--format', 'json'], { ...process.env, NO_COLOR: '1' }, 60_000);
     expect(cost.code, cost.stderr).toBe(0);
     expect(cost.stdout).toContain('cl-alpha');
+    const hud = await runBuiltCli(['hud', '--json', '--vm-url', stack.endpoints.vmUrl, '--vl-url', stack.endpoints.vlUrl, '--backend-url', backend.url], { ...process.env, NO_COLOR: '1', SAGEWAI_OBS_TOKEN: backend.operatorToken }, 60_000);
+    expect(hud.code, hud.stderr).toBe(0);
+    const model = JSON.parse(hud.stdout) as { sources: Record<string, { state: string; reason?: string }>; spend: Array<{ project: string; costUsd: number }> };
+    expect(model.sources.metrics?.state, JSON.stringify(model.sources)).toBe('ok');
+    expect(model.spend.find((t) => t.project === 'cl-alpha')?.costUsd).toBeGreaterThan(0);
     const whileDown = await reconcileExact({ client, vmUrl: stack.endpoints.vmUrl, vlUrl: stack.endpoints.vlUrl, from, projects, timeoutMs: 20_000 });
-    log(`node 1 down: cost answered in ${cost.ms} ms; reconcile through vmauth ok=${whileDown.ok} after ${whileDown.waitedMs} ms`);
+    log(`node 1 down: cost answered in ${cost.ms} ms, hud --json in ${hud.ms} ms; reconcile through vmauth ok=${whileDown.ok} after ${whileDown.waitedMs} ms`);
     await sleep(4000);
     const { readyMs } = await restartNativeComponent({ stateDir: stack.stateDir, component: 'victoria-metrics' });
     const downMs = Date.now() - killedAt;
