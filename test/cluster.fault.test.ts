@@ -100,6 +100,14 @@ describe('cluster profile', () => {
     expect(audit.stderr).toMatch(/storage node .* is unavailable/);
     expect(audit.stderr).toMatch(/Try this:/);
 
+    // doctor names the dead process; status marks it.
+    const doctor = await runBuiltCli(['doctor', '--state-dir', stack.stateDir, '--backend-url', backend.url, '--json'], { ...process.env, NO_COLOR: '1', SAGEWAI_OBS_TOKEN: backend.operatorToken }, 60_000);
+    expect(doctor.code).toBe(3);
+    const failedProbes = ((JSON.parse(doctor.stdout) as { result: { probes: Array<{ name: string; status: string; hint?: string }> } }).result.probes).filter((p) => p.status === 'fail');
+    expect(failedProbes.map((p) => p.name).sort()).toEqual(['backend logs arriving', 'cluster vlstorage-2 healthy']);
+    expect(failedProbes.find((p) => p.name === 'cluster vlstorage-2 healthy')?.hint).toMatch(/select node fail/);
+    expect((await stackStatus({ stateDir: stack.stateDir })).components.find((c) => c.component === 'vlstorage-2')).toMatchObject({ healthy: false, processAlive: false });
+
     await restartNativeComponent({ stateDir: stack.stateDir, component: 'vlstorage-2' });
     const want = new Set([...pre.acked, ...during.acked].map((r) => r.run_id));
     const after = await eventually('every run through the select node', () => ids(select), (s) => [...want].every((id) => s.has(id)), 30_000).catch(async (e: unknown) => {

@@ -4,6 +4,8 @@ import { UserError } from '../errors.js';
 import { assetsDir } from '../paths.js';
 import { resolveInstalledBinary, type ResolvedBinary } from './binaries.js';
 import { isOurProcess, stopPid } from './process.js';
+import { probe } from './health.js';
+import type { Probe } from '../verify/pipeline.js';
 import { isPortFree, type Ports } from './ports.js';
 import type { AlertingConfig, ComponentRecord, StackEndpoints, StackRecord } from './state.js';
 import { PINNED, type ComponentName, type InstallableName } from './versions.js';
@@ -268,5 +270,38 @@ export async function stopClusterProcesses(record: StackRecord, timeoutMs: numbe
       out[r] = isOurProcess(p.pid, p.binary) ? await stopPid(p.pid, timeoutMs) : 'not-running';
     }),
   );
+  return out;
+}
+
+const ROLE_IF_DOWN: Readonly<Record<ClusterRole, string>> = {
+  'vlstorage-1': 'queries through the select node fail (naming it) until it is back; new logs go to the other storage node',
+  'vlstorage-2': 'queries through the select node fail (naming it) until it is back; new logs go to the other storage node',
+  vlinsert: 'the collector cannot ship logs: it retries, then drops them',
+  'victoria-metrics-2': 'reads go to the other node through vmauth; vmagent keeps this node\'s share on disk until it returns',
+  vmauth: '`cost`, the HUD, `verify` and vmalert cannot read metrics',
+  vmagent: 'nothing is scraped: both VictoriaMetrics nodes stop receiving samples',
+};
+
+/** `doctor`'s view of the cluster profile: every process of its own, and each VictoriaMetrics node directly. */
+export async function clusterProbes(record: StackRecord): Promise<Probe[]> {
+  const cl = record.cluster;
+  if (!cl) return [];
+  const restart = (what: string): string => `${what}; bring it back: sagewai-obs down && sagewai-obs up --runtime native --profile cluster (data is kept)`;
+  const out = await Promise.all(
+    CLUSTER_ROLES.map(async (r): Promise<Probe> => {
+      const p = cl.processes[r];
+      const res = isOurProcess(p.pid, p.binary) ? await probe(p.healthUrl) : { ok: false, error: 'process not running' };
+      return res.ok
+        ? { name: `cluster ${r} healthy`, status: 'ok', detail: p.healthUrl }
+        : { name: `cluster ${r} healthy`, status: 'fail', detail: `${p.healthUrl}: ${res.error ?? `HTTP ${res.status}`}`, hint: restart(ROLE_IF_DOWN[r]) };
+    }),
+  );
+  // vmauth hides a dead node from reads (that is its job), so ask each node itself.
+  for (const [i, url] of cl.vmNodes.entries()) {
+    const res = await probe(`${url}/health`);
+    out.push(res.ok
+      ? { name: `cluster VictoriaMetrics node ${i + 1} healthy`, status: 'ok', detail: `${url}/health` }
+      : { name: `cluster VictoriaMetrics node ${i + 1} healthy`, status: 'fail', detail: `${url}/health: ${res.error ?? `HTTP ${res.status}`}`, hint: restart(ROLE_IF_DOWN['victoria-metrics-2']) });
+  }
   return out;
 }
