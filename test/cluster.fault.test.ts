@@ -129,12 +129,14 @@ describe('cluster profile', () => {
     ];
     const projects = tenants.map((t) => t.project);
     await bootstrap(client, tenants);
-    const load = startLoad(client, tenants, { concurrency: 3, maxRuns: 3000, maxMs: 120_000 });
+    // Bounded by time, not count, so runs go on through the whole outage.
+    const load = startLoad(client, tenants, { concurrency: 3, maxRuns: 20_000, maxMs: 120_000, pauseMs: 50 });
     await waitForAcked(load, 20);
     const vmauth = new VictoriaMetricsClient(stack.endpoints.vmUrl);
     await eventually('both tenants\' cost series through vmauth', async () => (await vmauth.query('sum by (sagewai_project_id) (sagewai_llm_cost_usd_total)')).map((r) => r.metric.sagewai_project_id), (ps) => projects.every((p) => ps.includes(p)), 30_000, 500);
     // Node 1 is the one vmauth prefers (first_available): its loss is the one reads must survive.
     const killedAt = await kill('victoria-metrics');
+    const ackedAtKill = load.result.acked.length;
     await sleep(3000);
     const cost = await runBuiltCli(['cost', '--vm-url', stack.endpoints.vmUrl, '--by', 'project', '--since', '10m', '--format', 'json'], { ...process.env, NO_COLOR: '1' }, 60_000);
     expect(cost.code, cost.stderr).toBe(0);
@@ -147,6 +149,8 @@ describe('cluster profile', () => {
     const whileDown = await reconcileExact({ client, vmUrl: stack.endpoints.vmUrl, vlUrl: stack.endpoints.vlUrl, from, projects, timeoutMs: 20_000 });
     log(`node 1 down: cost answered in ${cost.ms} ms, hud --json in ${hud.ms} ms; reconcile through vmauth ok=${whileDown.ok} after ${whileDown.waitedMs} ms`);
     await sleep(4000);
+    const ackedWhileDown = load.result.acked.length - ackedAtKill;
+    expect(ackedWhileDown).toBeGreaterThan(0);
     const { readyMs } = await restartNativeComponent({ stateDir: stack.stateDir, component: 'victoria-metrics' });
     const downMs = Date.now() - killedAt;
     await sleep(3000);
@@ -155,7 +159,7 @@ describe('cluster profile', () => {
     const nodes = stack.record.cluster?.vmNodes as string[];
     for (const [i, vmUrl] of [...nodes, stack.endpoints.vmUrl].entries()) {
       const rec = await reconcileExact({ client, vmUrl, vlUrl: stack.endpoints.vlUrl, from, projects, timeoutMs: 60_000 });
-      log(`${i < nodes.length ? `node ${i + 1}` : 'vmauth'} (${vmUrl}): ok=${rec.ok} after ${rec.attempts} attempt(s) ${rec.waitedMs} ms; node 1 was down ${downMs} ms, back healthy in ${readyMs} ms; ${result.acked.length} runs`);
+      log(`${i < nodes.length ? `node ${i + 1}` : 'vmauth'} (${vmUrl}): ok=${rec.ok} after ${rec.attempts} attempt(s) ${rec.waitedMs} ms; node 1 was down ${downMs} ms, back healthy in ${readyMs} ms; ${result.acked.length} runs, ${ackedWhileDown} while it was down`);
       for (const r of rec.rows) {
         expect(r.ledger.calls, r.project).toBeGreaterThan(0);
         expect(r.metrics.cost_nusd, `${vmUrl} ${r.project}`).toBe(r.ledger.cost_nusd);
