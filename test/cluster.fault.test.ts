@@ -170,12 +170,17 @@ describe('cluster profile', () => {
     }
   });
 
-  it('a Prometheus query base with a path prefix (a cluster select path with a tenant, served by vmauth) works for cost, verify and doctor', async () => {
+  it('a Prometheus query base with a path prefix (a cluster select path with a tenant, served by vmauth) works for cost, the HUD, verify and doctor', async () => {
     const prefixed = `${stack.endpoints.vmUrl}/select/0/prometheus`;
     const env = { ...process.env, NO_COLOR: '1' };
     const cost = await runBuiltCli(['cost', '--vm-url', prefixed, '--by', 'project', '--since', '10m', '--format', 'json'], env, 60_000);
     expect(cost.code, cost.stderr).toBe(0);
     expect(cost.stdout).toContain('cl-alpha');
+    const hud = await runBuiltCli(['hud', '--json', '--vm-url', prefixed, '--vl-url', stack.endpoints.vlUrl, '--backend-url', backend.url], { ...env, SAGEWAI_OBS_TOKEN: backend.operatorToken }, 60_000);
+    expect(hud.code, hud.stderr).toBe(0);
+    const model = JSON.parse(hud.stdout) as { sources: Record<string, { state: string }>; spend: Array<{ project: string; costUsd: number }> };
+    expect(model.sources.metrics?.state, JSON.stringify(model.sources)).toBe('ok');
+    expect(model.spend.find((t) => t.project === 'cl-alpha')?.costUsd).toBeGreaterThan(0);
     const doctor = await runBuiltCli(['doctor', '--state-dir', stack.stateDir, '--vm-url', prefixed, '--vl-url', stack.endpoints.vlUrl, '--backend-url', backend.url, '--json'], { ...env, SAGEWAI_OBS_TOKEN: backend.operatorToken }, 60_000);
     log(`doctor on ${prefixed}: exit ${doctor.code}; ${doctor.stdout.slice(0, 1500)}`);
     const body = JSON.parse(doctor.stdout) as { probes?: Array<{ name: string; status: string; detail?: string }> };
