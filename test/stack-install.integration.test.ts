@@ -26,6 +26,8 @@ let baseUrl: string;
 let realVm: string;
 let realCollector: string;
 let realVmalert: string;
+let realVmagent: string;
+let realVmauth: string;
 let realVl: string;
 let archiveSha: string;
 let requests = 0;
@@ -45,7 +47,9 @@ beforeAll(async () => {
   realVl = path.join(cache, cacheFileName('victoria-logs'));
   realCollector = path.join(cache, cacheFileName('collector'));
   realVmalert = path.join(cache, cacheFileName('vmalert'));
-  for (const c of ['collector', 'victoria-metrics', 'victoria-logs', 'vmalert'] as const) {
+  realVmagent = path.join(cache, cacheFileName('vmagent'));
+  realVmauth = path.join(cache, cacheFileName('vmauth'));
+  for (const c of ['collector', 'victoria-metrics', 'victoria-logs', 'vmalert', 'vmagent', 'vmauth'] as const) {
     if (checkCacheEntry(cache, c).state !== 'ok') throw new Error(`the ${c} binary is not cached in ${cache}: run npm run stack:install first`);
   }
 
@@ -78,7 +82,7 @@ afterAll(async () => {
 });
 
 describe('stack install: release download with SHA-256 check', () => {
-  const others = () => ({ collector: realCollector, 'victoria-logs': realVl, vmalert: realVmalert });
+  const others = () => ({ collector: realCollector, 'victoria-logs': realVl, vmalert: realVmalert, vmagent: realVmagent, vmauth: realVmauth });
 
   it('downloads, verifies and unpacks the archive into the cache; a second run does nothing', async () => {
     const cacheDir = path.join(tmp, 'cache-ok');
@@ -113,7 +117,7 @@ describe('stack install: release download with SHA-256 check', () => {
   it('through the CLI: a mismatch is exit 2 with "Try this:"; a corrupted entry is reinstalled', async () => {
     const cacheDir = path.join(tmp, 'cache-cli');
     const sums = path.join(tmp, 'checksums.txt');
-    const common = ['stack', 'install', '--cache-dir', cacheDir, '--collector-bin', realCollector, '--vl-bin', realVl, '--vmalert-bin', realVmalert, '--release-base-url', baseUrl, '--release-checksums', sums, '--no-path'];
+    const common = ['stack', 'install', '--cache-dir', cacheDir, '--collector-bin', realCollector, '--vl-bin', realVl, '--vmalert-bin', realVmalert, '--vmagent-bin', realVmagent, '--vmauth-bin', realVmauth, '--release-base-url', baseUrl, '--release-checksums', sums, '--no-path'];
     fs.writeFileSync(sums, `${'ab'.repeat(32)}  ${archive}\n`);
     const bad = await runCli(common);
     expect(bad.code, bad.stderr).toBe(2);

@@ -60,6 +60,12 @@ export class JsonLinesDecoder {
   }
 }
 
+/** The storage node a VictoriaLogs select node could not reach, from its error text (undefined: not that error). */
+export function missingStorageNode(text: string): string | undefined {
+  const m = /cannot (?:connect to|query) storage node at "?(https?:\/\/[^/"\s]+)/i.exec(text) ?? /storage node[^"]*"(https?:\/\/[^/"\s]+)/i.exec(text);
+  return m?.[1];
+}
+
 export class VictoriaLogsClient {
   readonly baseUrl: string;
   private readonly timeoutMs: number;
@@ -128,6 +134,15 @@ export class VictoriaLogsClient {
   }
 
   private failure(status: number, logsql: string, text: string): Error {
+    const missing = missingStorageNode(text);
+    if (missing) {
+      // A cluster's select node with a storage node down refuses to answer (no
+      // -search.allowPartialResponse): say which node, never show half the logs as the whole.
+      return new UserError(`VictoriaLogs at ${this.baseUrl} cannot answer completely: its storage node ${missing} is unavailable, so no (partial) result is shown`, [
+        'sagewai-obs status   (see which storage node is down), then bring it back: sagewai-obs down && sagewai-obs up --profile cluster',
+        'logs written meanwhile went to the other storage node; they are all readable once the node is back',
+      ]);
+    }
     if (status === 404) return new UserError(`${this.baseUrl} did not answer like VictoriaLogs (HTTP 404)`, 'check --vl-url / SAGEWAI_OBS_VL_URL points at VictoriaLogs (default port 9428)');
     return new StoreQueryError('VictoriaLogs', status, logsql, text.trim().slice(0, 300));
   }

@@ -86,15 +86,29 @@ export class VictoriaMetricsClient {
     return this.api<string[]>(`/api/v1/label/${encodeURIComponent(label)}/values`, params, label);
   }
 
-  /** True when /health answers 200. Never throws. */
+  /** True when the store answers (see healthProbe). Never throws. */
   async healthy(): Promise<boolean> {
-    try {
-      const res = await request(`${this.baseUrl}/health`, { method: 'GET', headersTimeout: 5000, bodyTimeout: 5000 });
-      await res.body.dump();
-      return res.statusCode === 200;
-    } catch {
-      return false;
+    return (await this.healthProbe()).ok;
+  }
+
+  /**
+   * `/health` under the base URL, else a trivial query (`1`): a Prometheus-compatible base with a
+   * path prefix (a cluster's `…/select/0/prometheus`, a proxy path) serves the query API but not
+   * always `/health`. `via` is the URL that answered (or the last one tried). Never throws.
+   */
+  async healthProbe(): Promise<{ ok: boolean; via: string }> {
+    const health = `${this.baseUrl}/health`;
+    const query = `${this.baseUrl}/api/v1/query?query=1`;
+    for (const url of [health, query]) {
+      try {
+        const res = await request(url, { method: 'GET', headersTimeout: 5000, bodyTimeout: 5000 });
+        const text = await res.body.text();
+        if (res.statusCode === 200 && (url === health || /"status"\s*:\s*"success"/.test(text))) return { ok: true, via: url };
+      } catch {
+        // unreachable: the next probe says the same, or the caller reports it
+      }
     }
+    return { ok: false, via: health };
   }
 
   private async api<T>(path: string, params: Record<string, string> | URLSearchParams, what: string): Promise<T> {

@@ -6,6 +6,7 @@ import { VictoriaLogsClient } from '../clients/victoria-logs.js';
 import { VictoriaMetricsClient } from '../clients/victoria-metrics.js';
 import { VmalertClient } from '../clients/vmalert.js';
 import { readStackRecord } from '../stack/state.js';
+import { clusterProbes } from '../stack/cluster.js';
 import { CheckFailedError } from '../errors.js';
 import { recordedCollectorHealthUrl, runPipelineProbes } from '../verify/index.js';
 import { vmalertProbes } from '../verify/rules.js';
@@ -31,6 +32,9 @@ export default class Doctor extends BaseCommand<typeof Doctor> {
     if (this.flags['vmalert-url'] || process.env.SAGEWAI_OBS_VMALERT_URL || readStackRecord(ep.stateDir)?.endpoints.vmalertUrl) {
       probes.push(...(await vmalertProbes(new VmalertClient(resolveVmalertUrl(this.flags['vmalert-url'], ep.stateDir)))));
     }
+    // The cluster profile's own processes, when the running stack has them.
+    const record = readStackRecord(ep.stateDir);
+    if (record?.cluster) probes.push(...(await clusterProbes(record)));
     const failed = probes.filter((p) => p.status === 'fail');
     const result = { ok: failed.length === 0, endpoints: { vm: ep.vmUrl, vl: ep.vlUrl, sources: ep.sources }, probes };
     if (!this.jsonEnabled()) {

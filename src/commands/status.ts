@@ -20,7 +20,7 @@ export default class Status extends BaseCommand<typeof Status> {
       return status;
     }
     const k = color();
-    this.printLine(`stack (${status.runtime}): ${statusWord(k, status.healthy, status.healthy ? 'healthy' : 'NOT healthy')}`);
+    this.printLine(`stack (${status.runtime}${status.profile === 'cluster' ? ', cluster profile' : ''}): ${statusWord(k, status.healthy, status.healthy ? 'healthy' : 'NOT healthy')}`);
     for (const c of status.components) {
       const pid = c.pid === null ? '' : ` pid ${c.pid}`;
       this.printLine(`  ${c.component.padEnd(17)} ${statusWord(k, c.healthy, c.healthy ? 'healthy  ' : 'unhealthy')} ${c.healthUrl}${pid}${c.detail ? k.dim(` (${c.detail})`) : ''}`);

@@ -4,16 +4,21 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { UserError } from '../errors.js';
 import { assetsDir, defaultCacheDir } from '../paths.js';
-import { PINNED, type ComponentName } from './versions.js';
+import { PINNED, type ComponentName, type InstallableName } from './versions.js';
 
 export const COMPONENTS: readonly ComponentName[] = ['collector', 'victoria-metrics', 'victoria-logs', 'vmalert'];
 
+/** What `stack install` caches: the default stack plus the cluster profile's vmagent and vmauth. */
+export const INSTALLABLES: readonly InstallableName[] = [...COMPONENTS, 'vmagent', 'vmauth'];
+
 /** The `stack install` / `up` flag and env var that point at an explicit binary. */
-export const EXPLICIT_BIN: Readonly<Record<ComponentName, { flag: string; env: string }>> = {
+export const EXPLICIT_BIN: Readonly<Record<InstallableName, { flag: string; env: string }>> = {
   collector: { flag: 'collector-bin', env: 'SAGEWAI_OBS_COLLECTOR_BIN' },
   'victoria-metrics': { flag: 'vm-bin', env: 'SAGEWAI_OBS_VM_BIN' },
   'victoria-logs': { flag: 'vl-bin', env: 'SAGEWAI_OBS_VL_BIN' },
   vmalert: { flag: 'vmalert-bin', env: 'SAGEWAI_OBS_VMALERT_BIN' },
+  vmagent: { flag: 'vmagent-bin', env: 'SAGEWAI_OBS_VMAGENT_BIN' },
+  vmauth: { flag: 'vmauth-bin', env: 'SAGEWAI_OBS_VMAUTH_BIN' },
 };
 
 export function manifestPath(): string {
@@ -25,7 +30,7 @@ export function sha256File(file: string): string {
 }
 
 /** Cache file names (docs/CONTRACT.md): the collector's carries the manifest's hash, so editing the manifest means a rebuild. */
-export function cacheFileName(component: ComponentName): string {
+export function cacheFileName(component: InstallableName): string {
   if (component === 'collector') return `${PINNED.collector.binary}-${PINNED.collector.version}-${sha256File(manifestPath()).slice(0, 12)}`;
   return `${PINNED[component].binary}-${PINNED[component].version}`;
 }
@@ -38,7 +43,7 @@ export function resolveCacheDir(flagValue?: string): string {
 export type CacheState = { state: 'ok'; file: string } | { state: 'missing'; file: string } | { state: 'corrupt'; file: string; reason: string };
 
 /** A cache entry is sound when it is an executable regular file whose SHA-256 matches the sidecar written at install time. */
-export function checkCacheEntry(cacheDir: string, component: ComponentName): CacheState {
+export function checkCacheEntry(cacheDir: string, component: InstallableName): CacheState {
   const file = path.join(cacheDir, cacheFileName(component));
   let st: fs.Stats;
   try {
@@ -59,12 +64,12 @@ export function checkCacheEntry(cacheDir: string, component: ComponentName): Cac
   return { state: 'ok', file };
 }
 
-export function corruptCacheError(component: ComponentName, entry: { file: string; reason: string }): UserError {
+export function corruptCacheError(component: InstallableName, entry: { file: string; reason: string }): UserError {
   return new UserError(`the cached ${component} binary ${entry.file} is corrupted: ${entry.reason}`, 'sagewai-obs stack install --force');
 }
 
 /** Moves a fresh binary into the cache atomically, with its .sha256 sidecar. */
-export function placeInCache(cacheDir: string, component: ComponentName, source: string, options: { move?: boolean } = {}): string {
+export function placeInCache(cacheDir: string, component: InstallableName, source: string, options: { move?: boolean } = {}): string {
   fs.mkdirSync(cacheDir, { recursive: true });
   const dest = path.join(cacheDir, cacheFileName(component));
   const tmp = `${dest}.tmp-${process.pid}-${Date.now()}`;
@@ -92,7 +97,7 @@ function isExecutableFile(file: string): boolean {
   }
 }
 
-export function explicitBinary(component: ComponentName, flagValue?: string): string | undefined {
+export function explicitBinary(component: InstallableName, flagValue?: string): string | undefined {
   const v = flagValue ?? process.env[EXPLICIT_BIN[component].env];
   if (!v) return undefined;
   const file = path.resolve(v);
@@ -105,18 +110,20 @@ export function explicitBinary(component: ComponentName, flagValue?: string): st
   return file;
 }
 
-const PATH_NAMES: Readonly<Record<ComponentName, readonly string[]>> = {
+const PATH_NAMES: Readonly<Record<InstallableName, readonly string[]>> = {
   collector: [PINNED.collector.binary],
   'victoria-metrics': ['victoria-metrics', 'victoria-metrics-prod'],
   'victoria-logs': ['victoria-logs', 'victoria-logs-prod'],
   vmalert: ['vmalert', 'vmalert-prod'],
+  vmagent: ['vmagent', 'vmagent-prod'],
+  vmauth: ['vmauth', 'vmauth-prod'],
 };
 
 /**
  * The version a binary reports: `go version -m` (module version of go-built binaries, the only
  * place a `go install`ed VictoriaMetrics records it), else `--version` / `-version` output.
  */
-export async function binaryVersionMatches(component: ComponentName, file: string): Promise<boolean> {
+export async function binaryVersionMatches(component: InstallableName, file: string): Promise<boolean> {
   const want = PINNED[component].version;
   const goPkg = component === 'collector' ? undefined : PINNED[component].goPackage;
   if (goPkg) {
@@ -135,7 +142,7 @@ export async function binaryVersionMatches(component: ComponentName, file: strin
   return false;
 }
 
-export async function findOnPath(component: ComponentName, envPath = process.env.PATH ?? ''): Promise<string | undefined> {
+export async function findOnPath(component: InstallableName, envPath = process.env.PATH ?? ''): Promise<string | undefined> {
   for (const dir of envPath.split(path.delimiter).filter(Boolean)) {
     for (const name of PATH_NAMES[component]) {
       const file = path.join(dir, name);
@@ -146,7 +153,7 @@ export async function findOnPath(component: ComponentName, envPath = process.env
 }
 
 export interface ResolvedBinary {
-  component: ComponentName;
+  component: InstallableName;
   path: string;
   source: 'explicit' | 'cache' | 'path';
 }
@@ -155,7 +162,7 @@ export interface ResolvedBinary {
  * For `up`: an already-installed binary (explicit → cache → PATH). Never downloads or builds;
  * a missing binary names `stack install`, a corrupted cache entry names `stack install --force`.
  */
-export async function resolveInstalledBinary(component: ComponentName, options: { cacheDir: string; explicit?: string | undefined }): Promise<ResolvedBinary> {
+export async function resolveInstalledBinary(component: InstallableName, options: { cacheDir: string; explicit?: string | undefined }): Promise<ResolvedBinary> {
   const explicit = explicitBinary(component, options.explicit);
   if (explicit) return { component, path: explicit, source: 'explicit' };
   const entry = checkCacheEntry(options.cacheDir, component);

@@ -44,5 +44,6 @@ export async function waitHealthy(url: string, options: { timeoutMs: number; sta
 export async function vmForceFlush(vmUrl: string): Promise<void> {
   const res = await fetch(`${vmUrl.replace(/\/+$/, '')}/internal/force_flush`, { signal: AbortSignal.timeout(5000) });
   await res.arrayBuffer();
+  if (res.status === 404) throw new Error(`${vmUrl} serves no /internal/force_flush (a cluster select path or a proxy?); samples become searchable within seconds anyway`);
   if (!res.ok) throw new Error(`VictoriaMetrics force_flush answered HTTP ${res.status}`);
 }

@@ -8,8 +8,8 @@ import { execa } from 'execa';
 import { lineSteps, type Steps } from '../ui/progress.js';
 import { UserError, describeCause } from '../errors.js';
 import {
-  COMPONENTS,
   EXPLICIT_BIN,
+  INSTALLABLES,
   checkCacheEntry,
   explicitBinary,
   findOnPath,
@@ -18,7 +18,7 @@ import {
   resolveCacheDir,
   sha256File,
 } from './binaries.js';
-import { COLLECTOR_BUILDER, PINNED, PINNED_RELEASE_SHA256, RELEASES, type ComponentName } from './versions.js';
+import { COLLECTOR_BUILDER, PINNED, PINNED_RELEASE_SHA256, RELEASES, type InstallableName } from './versions.js';
 
 export type InstallSource = 'explicit' | 'cache' | 'path' | 'download' | 'build';
 
@@ -26,7 +26,7 @@ export interface InstallOptions {
   cacheDir?: string | undefined;
   /** Reinstall even when a sound cache entry exists. */
   force?: boolean | undefined;
-  binaries?: Partial<Record<ComponentName, string | undefined>> | undefined;
+  binaries?: Partial<Record<InstallableName, string | undefined>> | undefined;
   /** Base URL of release archives (one directory holding every archive), instead of the official release pages. */
   releaseBaseUrl?: string | undefined;
   /** archive name → SHA-256, on top of the pinned ones (from a sha256sum-format checksums file). */
@@ -41,7 +41,7 @@ export interface InstallOptions {
 }
 
 export interface InstalledComponent {
-  component: ComponentName;
+  component: InstallableName;
   version: string;
   path: string;
   source: InstallSource;
@@ -85,7 +85,7 @@ async function hasGo(): Promise<boolean> {
 class StepFailed extends Error {}
 
 /** Download step: fetch the official (or mirrored) archive, check its SHA-256, unpack the binary. */
-async function downloadRelease(component: Exclude<ComponentName, 'collector'>, cacheDir: string, options: InstallOptions, st: Steps): Promise<string | undefined> {
+async function downloadRelease(component: Exclude<InstallableName, 'collector'>, cacheDir: string, options: InstallOptions, st: Steps): Promise<string | undefined> {
   const rel = RELEASES[component];
   const archive = rel.archive(goArch());
   const expected = options.checksums?.[archive] ?? PINNED_RELEASE_SHA256[archive];
@@ -177,7 +177,7 @@ async function ensureBuilder(cacheDir: string, st: Steps): Promise<string> {
   }
 }
 
-async function buildFromSource(component: ComponentName, cacheDir: string, st: Steps): Promise<string> {
+async function buildFromSource(component: InstallableName, cacheDir: string, st: Steps): Promise<string> {
   if (component !== 'collector') {
     const gobin = fs.mkdtempSync(path.join(os.tmpdir(), 'sagewai-obs-gobin-'));
     try {
@@ -207,7 +207,7 @@ async function buildFromSource(component: ComponentName, cacheDir: string, st: S
   }
 }
 
-async function installOne(component: ComponentName, cacheDir: string, options: InstallOptions, st: Steps): Promise<InstalledComponent> {
+async function installOne(component: InstallableName, cacheDir: string, options: InstallOptions, st: Steps): Promise<InstalledComponent> {
   const say = (line: string): void => st.note(line);
   const started = Date.now();
   const done = (p: string, source: InstallSource, changed: boolean): InstalledComponent => ({ component, version: PINNED[component].version, path: p, source, changed, ms: Date.now() - started });
@@ -277,6 +277,6 @@ export async function installStack(options: InstallOptions = {}): Promise<Instal
     throw new UserError(`cache directory ${cacheDir} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'sagewai-obs stack install --cache-dir <a directory you can write>');
   }
   const components: InstalledComponent[] = [];
-  for (const c of COMPONENTS) components.push(await installOne(c, cacheDir, options, st));
+  for (const c of INSTALLABLES) components.push(await installOne(c, cacheDir, options, st));
   return { cacheDir, alreadyInstalled: components.every((c) => !c.changed), components };
 }

@@ -19,15 +19,41 @@ import {
   type StackRecord,
   type AlertingConfig,
 } from './state.js';
-import { PINNED, type ComponentName } from './versions.js';
+import { PINNED, type ComponentName, type InstallableName } from './versions.js';
 import { alertingConfig, assertRulesValid, vmalertArgs } from './vmalert.js';
+import {
+  CLUSTER_ROLES,
+  ROLE_BINARY,
+  assertClusterPortsFree,
+  clusterComponentArgs,
+  clusterEndpoints,
+  clusterEnv,
+  clusterPortsWithDefaults,
+  clusterRoleArgs,
+  liveClusterRoles,
+  resolveClusterBinaries,
+  roleDataDir,
+  roleLogFile,
+  roleRecord,
+  stopClusterProcesses,
+  vmNodeUrls,
+  writeClusterConfig,
+  clusterConfigDir,
+  type ClusterPorts,
+  type ClusterRole,
+  type Profile,
+} from './cluster.js';
 
 export interface UpOptions {
   stateDir: string;
   cacheDir?: string | undefined;
   ports?: Partial<Ports> | undefined;
   /** Explicit binaries (flags); env vars SAGEWAI_OBS_*_BIN are read when absent. */
-  binaries?: Partial<Record<ComponentName, string | undefined>> | undefined;
+  binaries?: Partial<Record<InstallableName, string | undefined>> | undefined;
+  /** `up --profile`: default (one node each) or cluster (src/stack/cluster.ts). */
+  profile?: Profile | undefined;
+  /** Ports of the cluster profile's own processes. */
+  clusterPorts?: Partial<ClusterPorts> | undefined;
   healthTimeoutMs?: number | undefined;
   onProgress?: ((line: string) => void) | undefined;
   /** Steps with their elapsed time (a terminal renderer); without it, steps become onProgress lines. */
@@ -42,7 +68,7 @@ export interface UpResult {
   alreadyRunning: boolean;
   record: StackRecord;
   /** Milliseconds from spawn to a healthy answer, per component (empty when already running). */
-  readyMs: Partial<Record<ComponentName, number>>;
+  readyMs: Partial<Record<ComponentName | ClusterRole, number>>;
   /** Milliseconds from the start of `up` until VictoriaMetrics' first scrape of every target was up. */
   scrapesUpMs?: number;
 }
@@ -64,8 +90,10 @@ export function endpointsFor(ports: Ports, grafanaUrl: string | null = null): St
   };
 }
 
-export function healthUrl(component: ComponentName, endpoints: StackEndpoints): string {
+export function healthUrl(component: ComponentName, endpoints: StackEndpoints, record?: Pick<StackRecord, 'cluster'>): string {
   if (component === 'collector') return endpoints.collectorHealth;
+  // Under the cluster profile vmUrl is vmauth; the component is the first VictoriaMetrics node.
+  if (component === 'victoria-metrics' && record?.cluster) return `${record.cluster.vmNodes[0] ?? endpoints.vmUrl}/health`;
   if (component === 'vmalert') return `${endpoints.vmalertUrl ?? ''}/health`;
   return `${component === 'victoria-metrics' ? endpoints.vmUrl : endpoints.vlUrl}/health`;
 }
@@ -143,8 +171,8 @@ export async function upNative(options: UpOptions): Promise<UpResult> {
     if (existing.runtime !== 'native') {
       throw new UserError(`a ${existing.runtime} stack is recorded in ${stateDir}`, `sagewai-obs down --state-dir ${stateDir}`);
     }
-    const live = liveComponents(existing);
-    if (live.length === COMPONENTS.length) return { alreadyRunning: true, record: existing, readyMs: {} };
+    const live = [...liveComponents(existing), ...liveClusterRoles(existing)];
+    if (live.length === COMPONENTS.length + (existing.cluster ? CLUSTER_ROLES.length : 0)) return { alreadyRunning: true, record: existing, readyMs: {} };
     if (live.length > 0) {
       throw new UserError(`the stack in ${stateDir} is partly running (${live.join(', ')} up, the rest gone)`, `sagewai-obs down --state-dir ${stateDir} && sagewai-obs up --state-dir ${stateDir}`);
     }
@@ -157,13 +185,17 @@ export async function upNative(options: UpOptions): Promise<UpResult> {
 
   const ports = withDefaults(options.ports);
   await assertPortsFree(ports, NATIVE_PORT_KEYS);
+  const cluster = options.profile === 'cluster';
+  const cp = clusterPortsWithDefaults(options.clusterPorts);
+  const clusterBins = cluster ? await resolveClusterBinaries({ cacheDir, binaries: options.binaries }) : undefined;
+  if (cluster) await assertClusterPortsFree(cp, ports, NATIVE_PORT_KEYS);
 
   // A broken rule file must stop `up` before anything starts, naming the rule.
   const alerting = alertingConfig(options);
   await assertRulesValid(binaries.vmalert.path, alerting.ruleFiles);
 
-  const endpoints = endpointsFor(ports);
-  const env = { ...process.env, ...stackEnv(ports) };
+  const endpoints = cluster ? clusterEndpoints(endpointsFor(ports), cp) : endpointsFor(ports);
+  const env = { ...process.env, ...stackEnv(ports), ...(cluster ? clusterEnv(cp) : {}) };
   fs.mkdirSync(path.join(stateDir, 'logs'), { recursive: true });
   const record: StackRecord = {
     runtime: 'native',
@@ -173,7 +205,30 @@ export async function upNative(options: UpOptions): Promise<UpResult> {
     ports,
     alerting,
   };
-  const spawned = {} as Record<ComponentName, { proc: SpawnedProcess; at: number; end: (e?: StepEnd) => number }>;
+  const spawned = {} as Record<ComponentName | ClusterRole, { proc: SpawnedProcess; at: number; end: (e?: StepEnd) => number }>;
+  const roles: ClusterRole[] = cluster ? [...CLUSTER_ROLES] : [];
+  if (cluster && clusterBins) {
+    // The storage nodes, the insert node, the second VictoriaMetrics, vmauth and vmagent come
+    // first: the select node, the collector and vmalert talk to them from their first second.
+    record.profile = 'cluster';
+    const configDir = writeClusterConfig(stateDir, ports, cp);
+    record.cluster = { ports: cp, processes: {} as NonNullable<StackRecord['cluster']>['processes'], vmNodes: vmNodeUrls(ports, cp), vlInsertUrl: `http://127.0.0.1:${cp.vlInsert}`, vmagentUrl: `http://127.0.0.1:${cp.vmagent}` };
+    for (const r of roles) {
+      const tool = ROLE_BINARY[r];
+      const bin = tool === 'vmagent' || tool === 'vmauth' ? clusterBins[tool].path : binaries[tool as ComponentName].path;
+      const dataDir = roleDataDir(stateDir, r);
+      const logFile = roleLogFile(stateDir, r);
+      fs.mkdirSync(dataDir, { recursive: true });
+      fs.appendFileSync(logFile, `--- sagewai-obs up ${record.startedAt}: ${bin}\n`);
+      steps.note(`starting ${r} (${bin})`);
+      const at = Date.now();
+      const end = steps.begin(`${r}: waiting for health`);
+      const proc = spawnDaemon(bin, clusterRoleArgs(r, ports, cp, dataDir, configDir), { logFile, cwd: dataDir, env });
+      spawned[r] = { proc, at, end };
+      record.cluster.processes[r] = roleRecord(stateDir, r, proc.pid, bin, cp);
+      writeStackRecord(stateDir, record);
+    }
+  }
   // VictoriaLogs first: the collector exports logs to it from its first batch. vmalert last: it queries VictoriaMetrics.
   for (const c of ['victoria-logs', 'victoria-metrics', 'collector', 'vmalert'] as const) {
     const dataDir = componentDataDir(stateDir, c);
@@ -183,18 +238,21 @@ export async function upNative(options: UpOptions): Promise<UpResult> {
     steps.note(`starting ${c} (${binaries[c].source}: ${binaries[c].path})`);
     const at = Date.now();
     const end = steps.begin(`${c}: waiting for health`);
-    const proc = spawnDaemon(binaries[c].path, commandLine(c, ports, dataDir, alerting), { logFile, cwd: dataDir, env });
+    const args = (cluster ? clusterComponentArgs(c, ports, cp, dataDir, alerting) : undefined) ?? commandLine(c, ports, dataDir, alerting);
+    const proc = spawnDaemon(binaries[c].path, args, { logFile, cwd: dataDir, env });
     spawned[c] = { proc, at, end };
     record.components[c] = { pid: proc.pid, logFile, dataDir, version: PINNED[c].version, binary: binaries[c].path };
     writeStackRecord(stateDir, record);
   }
 
-  const readyMs: Partial<Record<ComponentName, number>> = {};
+  const readyMs: Partial<Record<ComponentName | ClusterRole, number>> = {};
   const timeoutMs = options.healthTimeoutMs ?? 60_000;
+  const all: (ComponentName | ClusterRole)[] = [...roles, ...COMPONENTS];
+  const urlOf = (c: ComponentName | ClusterRole): string => (COMPONENTS.includes(c as ComponentName) ? healthUrl(c as ComponentName, endpoints, record) : (record.cluster?.processes[c as ClusterRole].healthUrl ?? ''));
   const results = await Promise.allSettled(
-    COMPONENTS.map(async (c) => {
+    all.map(async (c) => {
       const { proc, at, end } = spawned[c];
-      const ms = await waitHealthy(healthUrl(c, endpoints), {
+      const ms = await waitHealthy(urlOf(c), {
         timeoutMs,
         startedAt: at,
         gaveUp: () => {
@@ -209,11 +267,11 @@ export async function upNative(options: UpOptions): Promise<UpResult> {
       end({ detail: `${c} healthy` });
     }),
   );
-  const failed = results.map((r, i) => ({ r, c: COMPONENTS[i] as ComponentName })).filter((x) => x.r.status === 'rejected');
+  const failed = results.map((r, i) => ({ r, c: all[i] as ComponentName | ClusterRole })).filter((x) => x.r.status === 'rejected');
   if (failed.length > 0) {
     await downNative({ stateDir });
-    const first = failed[0] as { r: PromiseRejectedResult; c: ComponentName };
-    const log = componentLogFile(stateDir, first.c);
+    const first = failed[0] as { r: PromiseRejectedResult; c: ComponentName | ClusterRole };
+    const log = COMPONENTS.includes(first.c as ComponentName) ? componentLogFile(stateDir, first.c as ComponentName) : roleLogFile(stateDir, first.c as ClusterRole);
     const tail = logTail(log);
     throw new UserError(`${(first.r.reason as Error).message}${tail ? ` — last log lines: ${tail}` : ''}`, [`read ${log}`, 'sagewai-obs stack install --force (if the binary is damaged)']);
   }
@@ -228,7 +286,7 @@ export interface DownOptions {
 
 export interface DownResult {
   wasRunning: boolean;
-  stopped: Partial<Record<ComponentName, 'not-running' | 'terminated' | 'killed'>>;
+  stopped: Partial<Record<ComponentName | ClusterRole, 'not-running' | 'terminated' | 'killed'>>;
   purged: boolean;
 }
 
@@ -245,11 +303,13 @@ export async function downNative(options: DownOptions): Promise<DownResult> {
         stopped[c] = isOurProcess(comp.pid, comp.binary) ? await stopPid(comp.pid, options.timeoutMs ?? 10_000) : 'not-running';
       }),
     );
+    Object.assign(stopped, await stopClusterProcesses(record, options.timeoutMs ?? 10_000));
     removeStackRecord(stateDir);
   }
   if (options.purge) {
     fs.rmSync(path.join(stateDir, 'data'), { recursive: true, force: true });
     fs.rmSync(path.join(stateDir, 'logs'), { recursive: true, force: true });
+    fs.rmSync(clusterConfigDir(stateDir), { recursive: true, force: true });
   }
   return { wasRunning: Object.values(stopped).some((s) => s !== 'not-running'), stopped, purged: Boolean(options.purge) };
 }

@@ -28,6 +28,9 @@ export async function up(options: UpOptions & { runtime: Runtime }): Promise<UpR
     // The compose file mounts only the generated rules and sends no notifications (docs/alerts.md).
     throw new UserError('--rules and --alert-webhook apply to the native runtime; the docker runtime loads only the generated rules and notifies no one', ['sagewai-obs up --runtime native --rules … --alert-webhook …', 'or edit the vmalert service in docker-compose.yml (docs/alerts.md)']);
   }
+  if (runtime === 'docker' && options.profile === 'cluster') {
+    throw new UserError('--profile cluster is a native profile; under Docker the cluster topology is docker-compose.cluster.yml', ['sagewai-obs up --runtime native --profile cluster', 'docker compose -f docker-compose.cluster.yml up -d (docs/scale.md)']);
+  }
   const result = runtime === 'docker' ? await upDocker(options) : await upNative(options);
   const steps = options.steps ?? lineSteps(options.onProgress ?? (() => undefined));
   const end = steps.begin('VictoriaMetrics: waiting for the first scrape of every target');

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { UserError } from '../errors.js';
 import type { ComponentName } from './versions.js';
 import type { Ports } from './ports.js';
+import type { ClusterRecord, Profile } from './cluster.js';
 
 /** What `up` records in <state>/stack.json (docs/CONTRACT.md → StackRecord). */
 export interface StackEndpoints {
@@ -35,6 +36,10 @@ export interface StackRecord {
   ports: Ports;
   /** What vmalert was started with, so a restart uses the same rules and notifier. */
   alerting?: AlertingConfig;
+  /** `up --profile`; absent = default (records written before profiles existed). */
+  profile?: Profile;
+  /** The cluster profile's extra processes and URLs (src/stack/cluster.ts). */
+  cluster?: ClusterRecord;
 }
 
 export interface AlertingConfig {

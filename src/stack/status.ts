@@ -5,9 +5,11 @@ import { healthUrl } from './native.js';
 import { isOurProcess } from './process.js';
 import { readStackRecord, type StackRecord } from './state.js';
 import type { ComponentName } from './versions.js';
+import { CLUSTER_ROLES, type ClusterRole } from './cluster.js';
 
 export interface ComponentStatus {
-  component: ComponentName;
+  /** A default component, or (cluster profile) one of its own processes. */
+  component: ComponentName | ClusterRole;
   /** null under docker, where compose owns the process. */
   pid: number | null;
   processAlive: boolean | null;
@@ -29,6 +31,8 @@ export interface StackStatus {
   runtime: StackRecord['runtime'] | null;
   endpoints: StackRecord['endpoints'] | null;
   components: ComponentStatus[];
+  /** `up --profile` of the running stack (null when none runs). */
+  profile: 'default' | 'cluster' | null;
   collectorScrape: ScrapeStatus | null;
   /** Every component healthy and VictoriaMetrics scraping the collector. */
   healthy: boolean;
@@ -42,6 +46,7 @@ interface TargetsResponse {
 export async function collectorScrapeStatus(vmUrl: string): Promise<ScrapeStatus> {
   try {
     const res = await fetch(`${vmUrl}/api/v1/targets`, { signal: AbortSignal.timeout(2000) });
+    if (res.status === 404) return { job: 'otel-collector', up: false, lastError: `${vmUrl} serves no /api/v1/targets (a cluster select path or a proxy?); ask the scraper itself (vmagent or the single node)` };
     if (!res.ok) return { job: 'otel-collector', up: false, lastError: `VictoriaMetrics answered HTTP ${res.status}` };
     const body = (await res.json()) as TargetsResponse;
     const target = body.data?.activeTargets?.find((t) => t.scrapePool === 'otel-collector' || t.labels?.job === 'otel-collector');
@@ -121,11 +126,13 @@ export async function waitFirstScrapes(vmUrl: string, options: { timeoutMs: numb
 export async function stackStatus(options: { stateDir: string }): Promise<StackStatus> {
   const stateDir = path.resolve(options.stateDir);
   const record = readStackRecord(stateDir);
-  if (!record) return { running: false, stateDir, runtime: null, endpoints: null, components: [], collectorScrape: null, healthy: false };
+  if (!record) return { running: false, stateDir, runtime: null, endpoints: null, components: [], profile: null, collectorScrape: null, healthy: false };
+  const procs = record.cluster?.processes;
+  const names: (ComponentName | ClusterRole)[] = procs ? [...COMPONENTS, ...CLUSTER_ROLES] : [...COMPONENTS];
   const components = await Promise.all(
-    COMPONENTS.map(async (c): Promise<ComponentStatus> => {
-      const comp = record.components[c];
-      const url = healthUrl(c, record.endpoints);
+    names.map(async (c): Promise<ComponentStatus> => {
+      const comp = procs && c in procs ? procs[c as ClusterRole] : record.components[c as ComponentName];
+      const url = procs && c in procs ? procs[c as ClusterRole].healthUrl : healthUrl(c as ComponentName, record.endpoints, record);
       const pid = comp?.pid ?? null;
       const processAlive = pid === null ? null : isOurProcess(pid, comp?.binary);
       const p = processAlive === false ? { ok: false, error: 'process not running' } : await probe(url);
@@ -137,5 +144,5 @@ export async function stackStatus(options: { stateDir: string }): Promise<StackS
   const vmHealthy = components.find((c) => c.component === 'victoria-metrics')?.healthy ?? false;
   const collectorScrape = vmHealthy ? await collectorScrapeStatus(record.endpoints.vmUrl) : { job: 'otel-collector' as const, up: false, lastError: 'VictoriaMetrics is not healthy' };
   const healthy = components.every((c) => c.healthy) && collectorScrape.up;
-  return { running: components.some((c) => c.healthy || c.processAlive === true), stateDir, runtime: record.runtime, endpoints: record.endpoints, components, collectorScrape, healthy };
+  return { running: components.some((c) => c.healthy || c.processAlive === true), stateDir, runtime: record.runtime, endpoints: record.endpoints, components, profile: record.profile ?? 'default', collectorScrape, healthy };
 }

@@ -28,6 +28,21 @@ export const PINNED = {
     binary: 'vmalert',
     goPackage: 'github.com/VictoriaMetrics/VictoriaMetrics/app/vmalert',
   },
+  // The cluster profile (`up --profile cluster`): vmagent scrapes the collectors and replicates
+  // every sample to two VictoriaMetrics; vmauth balances reads over them. Same module and release
+  // as VictoriaMetrics; their release archive is the vmutils one.
+  vmagent: {
+    version: 'v1.151.0',
+    image: 'victoriametrics/vmagent:v1.151.0',
+    binary: 'vmagent',
+    goPackage: 'github.com/VictoriaMetrics/VictoriaMetrics/app/vmagent',
+  },
+  vmauth: {
+    version: 'v1.151.0',
+    image: 'victoriametrics/vmauth:v1.151.0',
+    binary: 'vmauth',
+    goPackage: 'github.com/VictoriaMetrics/VictoriaMetrics/app/vmauth',
+  },
   grafana: {
     version: '12.2.0',
     image: 'grafana/grafana:12.2.0',
@@ -36,6 +51,22 @@ export const PINNED = {
 } as const;
 
 export type ComponentName = 'collector' | 'victoria-metrics' | 'victoria-logs' | 'vmalert';
+
+/** Everything `stack install` caches: the default stack's components plus the cluster profile's tools. */
+export type InstallableName = ComponentName | 'vmagent' | 'vmauth';
+
+/**
+ * The VictoriaMetrics cluster images of the same release, used only by docker-compose.cluster.yml
+ * (their binaries are not main programs of the module the Go proxy serves, so there is no native build).
+ */
+export const CLUSTER_IMAGES = {
+  vmstorage: 'victoriametrics/vmstorage:v1.151.0-cluster',
+  vminsert: 'victoriametrics/vminsert:v1.151.0-cluster',
+  vmselect: 'victoriametrics/vmselect:v1.151.0-cluster',
+  // The ledger's database and the image the backend replicas run `sagewai-obs serve` in (Node 20).
+  postgres: 'postgres:17.6-bookworm',
+  node: 'node:20.19.5-bookworm-slim',
+} as const;
 
 /** The collector builder (ocb) that turns assets/collector/manifest.yaml into our collector. */
 export const COLLECTOR_BUILDER = {
@@ -52,7 +83,7 @@ export const COLLECTOR_BUILDER = {
  * (`--release-checksums`, sha256sum format, e.g. the release's own *_checksums.txt); without one
  * the download step is skipped, never run unchecked.
  */
-export const RELEASES: Record<'victoria-metrics' | 'victoria-logs' | 'vmalert', { defaultBaseUrl: string; archive: (arch: string) => string; binaryInArchive: string }> = {
+export const RELEASES: Record<Exclude<InstallableName, 'collector'>, { defaultBaseUrl: string; archive: (arch: string) => string; binaryInArchive: string }> = {
   'victoria-metrics': {
     defaultBaseUrl: `https://github.com/VictoriaMetrics/VictoriaMetrics/releases/download/${PINNED['victoria-metrics'].version}`,
     archive: (arch) => `victoria-metrics-linux-${arch}-${PINNED['victoria-metrics'].version}.tar.gz`,
@@ -67,6 +98,16 @@ export const RELEASES: Record<'victoria-metrics' | 'victoria-logs' | 'vmalert', 
     defaultBaseUrl: `https://github.com/VictoriaMetrics/VictoriaMetrics/releases/download/${PINNED.vmalert.version}`,
     archive: (arch) => `vmutils-linux-${arch}-${PINNED.vmalert.version}.tar.gz`,
     binaryInArchive: 'vmalert-prod',
+  },
+  vmagent: {
+    defaultBaseUrl: `https://github.com/VictoriaMetrics/VictoriaMetrics/releases/download/${PINNED.vmagent.version}`,
+    archive: (arch) => `vmutils-linux-${arch}-${PINNED.vmagent.version}.tar.gz`,
+    binaryInArchive: 'vmagent-prod',
+  },
+  vmauth: {
+    defaultBaseUrl: `https://github.com/VictoriaMetrics/VictoriaMetrics/releases/download/${PINNED.vmauth.version}`,
+    archive: (arch) => `vmutils-linux-${arch}-${PINNED.vmauth.version}.tar.gz`,
+    binaryInArchive: 'vmauth-prod',
   },
 };
 

@@ -53,10 +53,11 @@ export interface ProbeOptions {
 
 export async function runPipelineProbes(opts: ProbeOptions): Promise<Probe[]> {
   const probes: Probe[] = [];
-  const vmUp = await opts.vm.healthy();
+  const vmProbe = await opts.vm.healthProbe();
+  const vmUp = vmProbe.ok;
   probes.push(vmUp
-    ? { name: 'victoria-metrics reachable', status: 'ok', detail: `${opts.vm.baseUrl}/health` }
-    : { name: 'victoria-metrics reachable', status: 'fail', detail: `${opts.vm.baseUrl}/health did not answer 200`, hint: 'start the stack with `sagewai-obs up`, or point --vm-url / SAGEWAI_OBS_VM_URL at VictoriaMetrics' });
+    ? { name: 'victoria-metrics reachable', status: 'ok', detail: vmProbe.via }
+    : { name: 'victoria-metrics reachable', status: 'fail', detail: `${opts.vm.baseUrl}/health and a query on it did not answer 200`, hint: 'start the stack with `sagewai-obs up`, or point --vm-url / SAGEWAI_OBS_VM_URL at VictoriaMetrics' });
   const vlUp = await opts.vl.healthy();
   probes.push(vlUp
     ? { name: 'victoria-logs reachable', status: 'ok', detail: `${opts.vl.baseUrl}/health` }
@@ -95,8 +96,10 @@ export async function runPipelineProbes(opts: ProbeOptions): Promise<Probe[]> {
     }
   }
   if (vlUp && opts.dataFlow) {
-    const recs = await opts.vl.query(backendLogsQuery(), { start: new Date(Date.now() - 3_600_000), end: new Date() });
-    probes.push(recs.length > 0
+    // A cluster select node with a storage node down refuses the query (no partial answer): a failed probe, not a crash.
+    const recs = await opts.vl.query(backendLogsQuery(), { start: new Date(Date.now() - 3_600_000), end: new Date() }).catch((err: unknown) => err as Error);
+    if (recs instanceof Error) probes.push({ name: 'backend logs arriving', status: 'fail', detail: recs.message, hint: (recs as { tryThis?: readonly string[] }).tryThis?.[0] ?? 'see the VictoriaLogs log' });
+    else probes.push(recs.length > 0
       ? { name: 'backend logs arriving', status: 'ok', detail: 'records from service sagewai-admin in the last hour' }
       : { name: 'backend logs arriving', status: 'warn', detail: 'no record from service sagewai-admin in the last hour', hint: 'the backend logs only audit events and 4xx/5xx requests: log in or run an example, then check the collector log' });
   }

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { downNative, upNative } from '../../src/stack/native.js';
-import { freePorts } from '../../src/stack/ports.js';
+import { freePort, freePorts } from '../../src/stack/ports.js';
+import { DEFAULT_CLUSTER_PORTS, type ClusterPorts } from '../../src/stack/cluster.js';
 import type { StackRecord } from '../../src/stack/state.js';
 
 export interface TestStack {
@@ -12,21 +13,35 @@ export interface TestStack {
   stop(): Promise<void>;
 }
 
+/** Free loopback ports for the cluster profile's own processes. */
+async function freeClusterPorts(): Promise<ClusterPorts> {
+  const out = {} as ClusterPorts;
+  const seen = new Set<number>();
+  for (const k of Object.keys(DEFAULT_CLUSTER_PORTS) as (keyof ClusterPorts)[]) {
+    let p = await freePort();
+    while (seen.has(p)) p = await freePort();
+    seen.add(p);
+    out[k] = p;
+  }
+  return out;
+}
+
 /**
  * Starts the real collector, VictoriaMetrics, VictoriaLogs and vmalert from the binary cache
  * (`npm run stack:install` fills it) on free loopback ports with a temporary state dir.
  * stop() kills the processes by PID and removes the directory.
  */
-export async function startTestStack(options: { healthTimeoutMs?: number; alertWebhookUrl?: string } = {}): Promise<TestStack> {
+export async function startTestStack(options: { healthTimeoutMs?: number; alertWebhookUrl?: string; profile?: 'cluster' } = {}): Promise<TestStack> {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sagewai-obs-stack-'));
   let lastErr: unknown;
   // A free port found now can be taken by a parallel test before we bind it: retry on that.
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const { record } = await upNative({ stateDir, ports: await freePorts(), healthTimeoutMs: options.healthTimeoutMs ?? 60_000, alertWebhookUrl: options.alertWebhookUrl });
+      const cluster = options.profile === 'cluster' ? { profile: 'cluster' as const, clusterPorts: await freeClusterPorts() } : {};
+      const { record } = await upNative({ stateDir, ports: await freePorts(), healthTimeoutMs: options.healthTimeoutMs ?? 60_000, alertWebhookUrl: options.alertWebhookUrl, ...cluster });
       let stopped = false;
       // A test run that ends without stop() (a crash, a forgotten afterAll) must not leave daemons behind.
-      const pids = Object.values(record.components).map((c) => c.pid);
+      const pids = [...Object.values(record.components), ...Object.values(record.cluster?.processes ?? {})].map((c) => c.pid);
       const killOnExit = () => {
         for (const pid of pids) {
           try {
