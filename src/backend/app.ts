@@ -6,6 +6,7 @@ import { Fleet, SqliteFleetStore } from './areas/fleet.js';
 import { Live, SqliteLiveStore } from './areas/live.js';
 import { Projects, SqliteProjectStore, Tenancy, projectRoutes, type ProjectRow } from './areas/projects.js';
 import { Runs, SqliteRunStore, type RunInput, type RunResult, type RunSink } from './areas/runs.js';
+import { Finance, SqliteFinanceStore } from './areas/finance.js';
 import { Budgets } from './budgets.js';
 import * as inst from './instruments.js';
 import { LedgerMetrics } from './ledger-metrics.js';
@@ -50,13 +51,20 @@ export class App {
   readonly budgetLimits: BudgetLimits;
   readonly analytics: Analytics;
   readonly live: Live;
+  readonly finance: Finance;
 
   constructor(readonly opts: AppOptions) {
     this.db = opts.db;
     this.sql = statementCache(this.db);
     this.budgets = new Budgets(this.db, this.sql);
     this.provider = new SimulatedProvider({ seed: opts.seed, failureRates: opts.failureRates, latencyScale: opts.latencyScale });
-    const metrics = new LedgerMetrics(opts.priceBook);
+    // The price history: the books stored in this data dir plus opts.priceBook when it is new.
+    // (Synchronous with SQLite; see the note on recover() below.)
+    const financeStore = new SqliteFinanceStore(this.db, this.sql);
+    const plan = Finance.planHistory(financeStore.books(), opts.priceBook, Date.now());
+    if (plan.toStore) financeStore.addBook(plan.toStore);
+    const history = plan.history;
+    const metrics = new LedgerMetrics(history);
     const projectStore = new SqliteProjectStore(this.sql);
     const agentStore = new SqliteAgentStore(this.sql);
     const runStore = new SqliteRunStore(this.db, this.sql, this.budgets);
@@ -65,7 +73,8 @@ export class App {
     this.auth = new Auth(new SqliteAuthStore(this.db, this.sql));
     this.projects = new Projects(projectStore);
     this.agents = new Agents(agentStore, metrics);
-    this.runs = new Runs(runStore, agentStore, opts.priceBook, this.provider, metrics);
+    this.runs = new Runs(runStore, agentStore, history, this.provider, metrics);
+    this.finance = new Finance(financeStore, history, metrics);
     this.fleet = new Fleet(fleetStore, opts.workerLostAfterMs);
     this.budgetLimits = new BudgetLimits(this.budgets);
     this.analytics = new Analytics(new SqliteAnalyticsStore(this.sql));
@@ -90,6 +99,7 @@ export class App {
       ...this.live.routes(this.tenancy),
       ...this.analytics.routes(this.tenancy),
       ...this.budgetLimits.routes(this.tenancy),
+      ...this.finance.routes(this.tenancy),
     ];
   }
 
@@ -112,3 +122,4 @@ export class App {
     return this.runs.run(project, input, by, sink);
   }
 }
+

@@ -55,6 +55,16 @@ CREATE TABLE IF NOT EXISTS budgets (id TEXT PRIMARY KEY, project TEXT NOT NULL, 
 CREATE TABLE IF NOT EXISTS reservations (id TEXT PRIMARY KEY, run_id TEXT NOT NULL, project TEXT NOT NULL, user_name TEXT, team TEXT, amount_nusd INTEGER NOT NULL, created_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS budget_events (budget_id TEXT NOT NULL, window_start INTEGER NOT NULL, threshold INTEGER NOT NULL, PRIMARY KEY (budget_id, window_start, threshold));
 CREATE TABLE IF NOT EXISTS budget_spend (project TEXT NOT NULL, scope TEXT NOT NULL, subject TEXT NOT NULL, day_start INTEGER NOT NULL, cost_nusd INTEGER NOT NULL, PRIMARY KEY (project, scope, subject, day_start)) WITHOUT ROWID;
+-- ── finance (issue 15): price-book history and closed months ─────────────────────────────
+-- price_books: every book the backend has priced with, from its effective time (epoch ms) on.
+-- closed_months: a month's ledger totals per project × model (JSON), sealed by a hash chain.
+-- The triggers refuse any ledger write dated inside a closed month (insert, update, delete).
+CREATE TABLE IF NOT EXISTS price_books (version TEXT PRIMARY KEY, effective_from INTEGER NOT NULL UNIQUE, body TEXT NOT NULL, imported_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS closed_months (month TEXT PRIMARY KEY, start_at INTEGER NOT NULL, end_at INTEGER NOT NULL, totals TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, closed_at INTEGER NOT NULL);
+CREATE TRIGGER IF NOT EXISTS ledger_closed_month_insert BEFORE INSERT ON ledger WHEN EXISTS (SELECT 1 FROM closed_months WHERE NEW.created_at >= start_at AND NEW.created_at < end_at) BEGIN SELECT RAISE(ABORT, 'ledger row dated in a closed month'); END;
+CREATE TRIGGER IF NOT EXISTS ledger_closed_month_update BEFORE UPDATE ON ledger WHEN EXISTS (SELECT 1 FROM closed_months WHERE (OLD.created_at >= start_at AND OLD.created_at < end_at) OR (NEW.created_at >= start_at AND NEW.created_at < end_at)) BEGIN SELECT RAISE(ABORT, 'ledger row dated in a closed month'); END;
+CREATE TRIGGER IF NOT EXISTS ledger_closed_month_delete BEFORE DELETE ON ledger WHEN EXISTS (SELECT 1 FROM closed_months WHERE OLD.created_at >= start_at AND OLD.created_at < end_at) BEGIN SELECT RAISE(ABORT, 'ledger row dated in a closed month'); END;
+-- ── end finance ──────────────────────────────────────────────────────────────────────────
 CREATE TRIGGER IF NOT EXISTS ledger_budget_spend_insert AFTER INSERT ON ledger BEGIN
 ${spendChange('NEW', '+')}
 END;
