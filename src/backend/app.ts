@@ -85,6 +85,8 @@ export class App {
     runStore.recover(Date.now());
     const totals = runStore.totals();
     metrics.load(totals.ledger, totals.runs, agentStore.list());
+    // A book imported to take effect later has its series at 0 already, as on import.
+    for (const b of history.list()) if (b.from > Date.now()) metrics.newBook(b.book, b.from);
     inst.setStateSources({ budgets: () => this.budgetLimits.gaugeRows(), workers: () => this.fleet.workerGaugeRows(), tasks: () => this.fleet.taskCounterRows() });
   }
 
