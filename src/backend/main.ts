@@ -23,6 +23,8 @@ export interface ServeOptions {
   workerLostAfterMs: number;
   bodyLimit: number;
   version: string;
+  /** The price book to start with (default: the bundled one); when its version is new to the data dir it takes effect from now on. */
+  priceBookFile?: string | undefined;
 }
 
 export interface BackendRecord {
@@ -62,7 +64,7 @@ export async function serveBackend(o: ServeOptions): Promise<ServeHandle> {
       db: store.db,
       instanceId: store.instanceId,
       version: o.version,
-      priceBook: PriceBook.load(),
+      priceBook: PriceBook.load(o.priceBookFile),
       seed: o.seed,
       failureRates: o.failureRates,
       latencyScale: o.latencyScale,

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.js';
 import { resolveStateDir } from '../clients/endpoints.js';
+import { PriceBookError } from '../backend/pricebook.js';
 import { UserError } from '../errors.js';
 import { parseDuration } from '../settings.js';
 
@@ -10,7 +11,7 @@ const rate = (name: string, env: string) => Flags.string({ description: `Injecte
 export default class Serve extends BaseCommand<typeof Serve> {
   static override summary = 'Run the instrumented admin backend (API, cost ledger, budgets, simulated LLM provider)';
   static override description = 'Exports metrics, logs and traces over OTLP/HTTP as configured by the standard OTEL_* variables (default http://localhost:4318). SIGTERM drains requests and flushes telemetry.';
-  static override examples = ['<%= config.bin %> serve', '<%= config.bin %> serve --port 0 --data-dir ./data', 'OTEL_SDK_DISABLED=true <%= config.bin %> serve --failure-rate-server-error 0.05'];
+  static override examples = ['<%= config.bin %> serve', '<%= config.bin %> serve --port 0 --data-dir ./data', 'OTEL_SDK_DISABLED=true <%= config.bin %> serve --failure-rate-server-error 0.05', '<%= config.bin %> serve --price-book ./pricebook-2027-01.json'];
   static override flags = {
     host: Flags.string({ description: 'Interface to bind', env: 'SAGEWAI_OBS_SERVE_HOST', default: '127.0.0.1' }),
     port: Flags.integer({ description: 'Port (0 = any free port)', env: 'SAGEWAI_OBS_SERVE_PORT', default: 8000, min: 0, max: 65535 }),
@@ -23,6 +24,7 @@ export default class Serve extends BaseCommand<typeof Serve> {
     'failure-rate-server-error': rate('server-error', 'SAGEWAI_OBS_FAILURE_RATE_SERVER_ERROR'),
     'latency-scale': Flags.string({ description: 'Multiplier of simulated latency (0 = instant)', env: 'SAGEWAI_OBS_LATENCY_SCALE', default: '1', helpGroup: 'SIMULATOR' }),
     'worker-lost-after': Flags.string({ description: 'A fleet worker without heartbeat for this long is lost', env: 'SAGEWAI_OBS_WORKER_LOST_AFTER', default: '30s' }),
+    'price-book': Flags.string({ description: 'Price book to start with [default: the bundled assets/pricebook.json]; a version new to the data dir prices calls from now (or its later effective_from) on, never the past', env: 'SAGEWAI_OBS_PRICE_BOOK' }),
     'body-limit': Flags.integer({ description: 'Largest request body in bytes', env: 'SAGEWAI_OBS_BODY_LIMIT', default: 1_048_576, min: 1024 }),
   };
 
@@ -49,7 +51,10 @@ export default class Serve extends BaseCommand<typeof Serve> {
       workerLostAfterMs: parseDuration(f['worker-lost-after']),
       bodyLimit: f['body-limit'],
       version: this.config.version,
+      priceBookFile: f['price-book'],
     }).catch((err: NodeJS.ErrnoException) => {
+      if (err instanceof PriceBookError) throw new UserError(`${f['price-book'] ?? 'the bundled price book'}:${err.line}: ${err.reason}`, 'fix that line, or give the book a new version and an effective_from after the loaded books (sagewai-obs prices list)');
+      if (err.code === 'ENOENT' && f['price-book'] !== undefined && err.path === f['price-book']) throw new UserError(`cannot read the price book ${f['price-book']}`, 'pass the path of a JSON price book shaped like assets/pricebook.json');
       if (err.code === 'EADDRINUSE') throw new UserError(`port ${f.port} on ${f.host} is already in use`, [`sagewai-obs serve --port ${f.port + 1}`, 'sagewai-obs serve --port 0']);
       throw err;
     });
