@@ -104,4 +104,4 @@ export const costsQuery = z.object({
 });
 
 export const priceBookImportBody = z.object({ text: z.string().min(2).max(1_000_000).describe('The price book file, as text (JSON shaped like assets/pricebook.json)') });
-export const closeMonthBody = z.object({ month: z.string().min(1).max(16).describe('YYYY-MM (UTC)') });
+export const closeMonthBody = z.object({ month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/).describe('YYYY-MM (UTC)') });
