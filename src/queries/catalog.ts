@@ -581,9 +581,9 @@ function reportEntries(): CatalogEntry[] {
       out.push({
         id: 'tokens.unpriced_by_token_type',
         title: 'Unpriced tokens by type',
-        description: 'Tokens per token type of the series whose calls had no price (their cost is unknown, not $0). Scoped by the project variable.',
+        description: 'Tokens per token type of the series whose calls had no price (their cost is unknown, not $0); 0 per type when every call was priced. Scoped by the project variable.',
         datasource: 'victoriametrics',
-        expr: `sum by (gen_ai_token_type) (increase_pure(sagewai_llm_tokens_total{${P}}[$__range]) and on (sagewai_project_id, sagewai_agent_name, gen_ai_request_model, sagewai_pricebook_version) sagewai_llm_calls_total{${P}, sagewai_priced="false"})`,
+        expr: `sum by (gen_ai_token_type) (increase_pure(sagewai_llm_tokens_total{${P}}[$__range]) and on (sagewai_project_id, sagewai_agent_name, gen_ai_request_model, sagewai_pricebook_version) sagewai_llm_calls_total{${P}, sagewai_priced="false"}) or (0 * sum by (gen_ai_token_type) (increase_pure(sagewai_llm_tokens_total{${P}}[$__range])))`,
         unit: 'short',
         legend: '{{gen_ai_token_type}}',
         groupBy: ['gen_ai_token_type'],
