@@ -125,7 +125,7 @@ export async function buildCostReport(vm: VictoriaMetricsClient, opts: CostRepor
     for (const s of t) addTokens(typed(s.metric), s.metric.gen_ai_token_type, Math.round(s.value));
     for (const s of u) typed(s.metric).unpriced_tokens! += Math.round(s.value);
   } else {
-    const key = opts.by;
+    const key = opts.by.replace('-', '_');
     const cost = getEntry(`cost.by_${key}`);
     const tokens = getEntry(`tokens.by_${key}`);
     const calls = getEntry(`calls.by_${key}`);
