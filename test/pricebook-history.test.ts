@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Finance } from '../src/backend/areas/finance.js';
 import { PriceHistory } from '../src/backend/price-history.js';
 import { PriceBook, PriceBookError } from '../src/backend/pricebook.js';
 import { startBackend, type RunningBackend } from '../src/backend/server.js';
@@ -96,6 +97,40 @@ describe('price book history', () => {
   it('refuses a JSON syntax error and a bad date with their lines', () => {
     expect(refusal(bookText({ entries: [entry('a', '1', '2026-01-01'), '{ "model": }'] })).line).toBe(7);
     expect(refusal(bookText({ effective_from: 'soon', entries: [entry('a', '1', '2026-01-01')] })).line).toBe(3);
+  });
+});
+
+describe('the start-up book (serve --price-book)', () => {
+  const NOW = Date.parse('2026-06-15T10:00:00Z');
+  const v1 = PriceBook.parse(bookText({ version: 'v1', effective_from: '2026-01-01', entries: [entry('m', '2', '2025-01-01')] }));
+  const stored = (b: PriceBook, from: number) => ({ version: b.version, effective_from: from, body: JSON.stringify(b.raw), imported_at: 0 });
+
+  it('a fresh data dir takes it as the first book, covering all time before it', () => {
+    const plan = Finance.planHistory([], v1, NOW);
+    expect(plan.toStore?.effective_from).toBe(Date.parse('2026-01-01T00:00:00Z'));
+    expect(plan.history.quote('m', Date.parse('2020-01-01T00:00:00Z')).version).toBe('v1');
+  });
+  it('a version new to the data dir whose date has passed takes effect at start, not before', () => {
+    const v2 = PriceBook.parse(bookText({ version: 'v2', effective_from: '2026-03-01', entries: [entry('m', '1', '2025-01-01')] }));
+    const plan = Finance.planHistory([stored(v1, v1.effectiveFromMs)], v2, NOW);
+    expect(plan.toStore?.effective_from).toBe(NOW);
+    expect(plan.history.quote('m', NOW - 1)).toMatchObject({ version: 'v1', inputNusd: 2000 });
+    expect(plan.history.quote('m', NOW)).toMatchObject({ version: 'v2', inputNusd: 1000 });
+  });
+  it('a version already stored changes nothing', () => {
+    expect(Finance.planHistory([stored(v1, v1.effectiveFromMs)], v1, NOW).toStore).toBeUndefined();
+  });
+  it('a start-up book that would begin before a book already scheduled is refused with its line', () => {
+    const later = PriceBook.parse(bookText({ version: 'v9', effective_from: '2027-01-01', entries: [entry('m', '1', '2025-01-01')] }));
+    const v2 = PriceBook.parse(bookText({ version: 'v2', effective_from: '2026-03-01', entries: [entry('m', '1', '2025-01-01')] }));
+    let err: unknown;
+    try {
+      Finance.planHistory([stored(v1, v1.effectiveFromMs), stored(later, later.effectiveFromMs)], v2, NOW);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(PriceBookError);
+    expect(err).toMatchObject({ line: 3, reason: expect.stringMatching(/overlaps the dates of the loaded book v9/) });
   });
 });
 
