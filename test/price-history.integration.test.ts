@@ -74,7 +74,7 @@ describe('a price change during a run of calls', () => {
 
   it('prices calls before the new book at the old price and after it at the new one, in the ledger', async () => {
     for (let i = 0; i < 3; i++) expect((await api.run('acme', { agent_name: 'bot', message: 'x', simulate: CALL })).usage?.cost_nusd).toBe(costOf(OLD));
-    effective = Date.now() + 4000;
+    effective = Date.now() + 8000;
     const file = path.join(tmp, 'book.json');
     fs.writeFileSync(file, JSON.stringify({ version: 'half-price', effective_from: new Date(effective).toISOString(), entries: [{ provider: 'openai', model: 'gpt-4o', input: 1.25, cached_input: 0.625, output: 5, effective_from: '2024-10-01', source: 'test' }] }, null, 2));
     const imported = await cli(['prices', 'import', file]);
