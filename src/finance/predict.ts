@@ -57,7 +57,7 @@ export function loadPriceBookFile(file: string): PriceBook {
   try {
     return PriceBook.parse(text);
   } catch (err) {
-    if (err instanceof PriceBookError) throw new UserError(`the price book ${file} is not valid: ${file}:${err.line}: ${err.reason}`, 'fix that line; prices have at most 3 decimals per million tokens');
+    if (err instanceof PriceBookError) throw new UserError(`the price book is not valid: ${file}:${err.line}: ${err.reason}`, 'fix that line; prices have at most 3 decimals per million tokens');
     throw err;
   }
 }
