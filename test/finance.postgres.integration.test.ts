@@ -63,7 +63,7 @@ describe('finance on PostgreSQL', () => {
     await a.app.createProject({ slug: 'acme', name: 'Acme', environment: 'dev' }, 'op');
     await a.app.createAgent('acme', agent, 'op');
     const call = (app: App, k: number) => app.run('acme', { agent_name: 'bot', message: `call ${k}`, simulate: { input_tokens: 1000, output_tokens: 200 } }, 'op', sink);
-    const before = await call(a.app, 1);
+    const before = { usage: (await call(a.app, 1)).usage as { cost_nusd: number } };
     expect(before.usage.cost_nusd).toBeGreaterThan(0);
 
     // Half price from 1.5 s from now, imported through replica a; replica b learns it from the database.
@@ -78,7 +78,7 @@ describe('finance on PostgreSQL', () => {
     await expect(b.app.finance.importBook(JSON.stringify(half, null, 2), 'op')).rejects.toMatchObject({ status: 409 });
 
     await new Promise((r) => setTimeout(r, effective - Date.now() + 50));
-    const after = await call(b.app, 2);
+    const after = { usage: (await call(b.app, 2)).usage as { cost_nusd: number } };
     expect(after.usage.cost_nusd * 2).toBe(before.usage.cost_nusd);
     expect((await db.query('SELECT pricebook_version AS v, writer FROM ledger ORDER BY id')).rows).toEqual([
       { v: bundled.version, writer: 'fin-a' },
