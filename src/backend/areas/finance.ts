@@ -12,7 +12,7 @@ import type { Tenancy } from './projects.js';
 /**
  * Money over time: the price-book history (which book priced which call) and closed months (a
  * month's ledger totals per project × model, frozen under a hash chain). The ledger refuses rows
- * dated inside a closed month (triggers in store.ts), so a closed month can only change by
+ * dated inside a closed month (migration 3 in migrations.ts, on both engines), so a closed month can only change by
  * tampering with the database, and `verify` / `cost close --verify` find that.
  */
 export interface StoredBook {
@@ -198,8 +198,11 @@ export class Finance {
     if (!(await this.store.addBook({ version: book.version, effective_from: from, body: JSON.stringify(book.raw), imported_at: now }))) {
       throw new HttpError(409, 'price_book_conflict', `a book with version ${book.version} or the same effective time was imported meanwhile`, { line: book.lineOf(['version']) });
     }
-    this.history.add({ book, from });
-    this.metrics.newBook(book, from);
+    // The periodic refresh (shared stores) may have picked the stored book up already.
+    if (!this.history.has(book.version)) {
+      this.history.add({ book, from });
+      this.metrics.newBook(book, from);
+    }
     audit('pricing.book.imported', undefined, by, { 'sagewai.pricebook.version': book.version, 'sagewai.pricebook.effective_from': iso(from) });
     return { version: book.version, effective_from: iso(from) };
   }
