@@ -36,7 +36,7 @@ describe('price book', () => {
     expect(PriceBook.costNusd(book.quote('gpt-4o-mini'), { input: 1200, cachedInput: 1000, output: 300 })).toBe(180_000 + 75_000 + 180_000);
   });
   it('rejects a book with more than 3 decimals or a dangling alias', () => {
-    const base = { version: 't', effective_from: '2026-01-01', entries: [{ provider: 'p', model: 'm', input: 1.2345, cached_input: 0, output: 1, effective_from: 'x', source: 'y' }] };
+    const base = { version: 't', effective_from: '2026-01-01', entries: [{ provider: 'p', model: 'm', input: 1.2345, cached_input: 0, output: 1, effective_from: '2026-01-01', source: 'y' }] };
     expect(() => new PriceBook(base)).toThrow();
     expect(() => new PriceBook({ ...base, entries: [{ ...base.entries[0], input: 1.5 }], aliases: { a: 'nope' } })).toThrow(/alias/);
   });

@@ -82,7 +82,8 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const costKey = { 'sagewai.project_id': 'acme', 'sagewai.agent.name': 'triager', 'gen_ai.provider.name': 'anthropic', 'gen_ai.request.model': 'claude-haiku-4-5' };
+const BOOK = PriceBook.load().version;
+const costKey = { 'sagewai.project_id': 'acme', 'sagewai.agent.name': 'triager', 'gen_ai.provider.name': 'anthropic', 'gen_ai.request.model': 'claude-haiku-4-5', 'sagewai.pricebook.version': BOOK };
 
 describe('telemetry contract', () => {
   it('ledger-backed series are born at 0 when the agent is created', async () => {
@@ -106,6 +107,10 @@ describe('telemetry contract', () => {
     expect(pointValue(metric(after, 'sagewai.llm.tokens'), { ...costKey, 'gen_ai.token.type': 'input' })).toBe(1000);
     expect(pointValue(metric(after, 'sagewai.llm.tokens'), { ...costKey, 'gen_ai.token.type': 'output' })).toBe(200);
     expect(pointValue(metric(after, 'sagewai.llm.calls'), { ...costKey, 'sagewai.priced': 'true' })).toBe(1);
+    // The same $0.002 split by token type: 1000 input × $1/M and 200 output × $5/M.
+    expect(pointValue(metric(after, 'sagewai.llm.token.cost.usd'), { ...costKey, 'gen_ai.token.type': 'input' })).toBeCloseTo(0.001, 12);
+    expect(pointValue(metric(after, 'sagewai.llm.token.cost.usd'), { ...costKey, 'gen_ai.token.type': 'output' })).toBeCloseTo(0.001, 12);
+    expect(pointValue(metric(after, 'sagewai.llm.token.cost.usd'), { ...costKey, 'gen_ai.token.type': 'cached_input' })).toBe(0);
     expect(pointValue(metric(after, 'sagewai.agent.runs'), { 'sagewai.project_id': 'acme', 'sagewai.agent.name': 'triager', 'sagewai.run.outcome': 'completed' })).toBe(1);
     const usage = metric(after, 'gen_ai.client.token.usage');
     const genKey = { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'anthropic', 'gen_ai.request.model': 'claude-haiku-4-5', 'sagewai.project_id': 'acme', 'sagewai.agent.name': 'triager', 'sagewai.boot.id': BOOT_ID };
@@ -135,9 +140,10 @@ describe('telemetry contract', () => {
       'http.server.response.body.size': { unit: 'By', attrs: [['sagewai.boot.id', 'http.request.method', 'http.route', 'http.response.status_code'], ['sagewai.boot.id', 'http.request.method', 'http.route', 'http.response.status_code', P]] },
       'gen_ai.client.token.usage': { unit: '{token}', attrs: [['sagewai.boot.id', 'gen_ai.operation.name', 'gen_ai.provider.name', 'gen_ai.request.model', 'gen_ai.token.type', P, 'sagewai.agent.name']] },
       'gen_ai.client.operation.duration': { unit: 's', attrs: [['sagewai.boot.id', 'gen_ai.operation.name', 'gen_ai.provider.name', 'gen_ai.request.model', P, 'sagewai.agent.name'], ['sagewai.boot.id', 'gen_ai.operation.name', 'gen_ai.provider.name', 'gen_ai.request.model', P, 'sagewai.agent.name', 'error.type']] },
-      'sagewai.llm.cost.usd': { unit: '{USD}', attrs: [[P, 'sagewai.agent.name', 'gen_ai.provider.name', 'gen_ai.request.model']] },
-      'sagewai.llm.tokens': { unit: '{token}', attrs: [[P, 'sagewai.agent.name', 'gen_ai.provider.name', 'gen_ai.request.model', 'gen_ai.token.type']] },
-      'sagewai.llm.calls': { unit: '{call}', attrs: [[P, 'sagewai.agent.name', 'gen_ai.provider.name', 'gen_ai.request.model', 'sagewai.priced']] },
+      'sagewai.llm.cost.usd': { unit: '{USD}', attrs: [[P, 'sagewai.agent.name', 'gen_ai.provider.name', 'gen_ai.request.model', 'sagewai.pricebook.version']] },
+      'sagewai.llm.token.cost.usd': { unit: '{USD}', attrs: [[P, 'sagewai.agent.name', 'gen_ai.provider.name', 'gen_ai.request.model', 'sagewai.pricebook.version', 'gen_ai.token.type']] },
+      'sagewai.llm.tokens': { unit: '{token}', attrs: [[P, 'sagewai.agent.name', 'gen_ai.provider.name', 'gen_ai.request.model', 'sagewai.pricebook.version', 'gen_ai.token.type']] },
+      'sagewai.llm.calls': { unit: '{call}', attrs: [[P, 'sagewai.agent.name', 'gen_ai.provider.name', 'gen_ai.request.model', 'sagewai.pricebook.version', 'sagewai.priced']] },
       'sagewai.agent.runs': { unit: '{run}', attrs: [[P, 'sagewai.agent.name', 'sagewai.run.outcome']] },
       'sagewai.agent.run.duration': { unit: 's', attrs: [['sagewai.boot.id', P, 'sagewai.agent.name', 'sagewai.run.outcome']] },
       'sagewai.budget.utilization': { unit: '1', attrs: [[P, 'sagewai.budget.scope', 'sagewai.budget.subject', 'sagewai.budget.window', 'sagewai.budget.action']] },
@@ -158,8 +164,8 @@ describe('telemetry contract', () => {
     expect(metric(all, 'sagewai.llm.cost.usd').dataPointType).toBe(DataPointType.SUM);
     expect(metric(all, 'sagewai.budget.utilization').dataPointType).toBe(DataPointType.GAUGE);
     // Unpriced model: counted under priced=false with cost 0, never guessed.
-    expect(pointValue(metric(all, 'sagewai.llm.calls'), { [P]: 'acme', 'sagewai.agent.name': 'guesser', 'gen_ai.provider.name': 'unknown', 'gen_ai.request.model': 'mystery-model-9000', 'sagewai.priced': 'false' })).toBe(1);
-    expect(pointValue(metric(all, 'sagewai.llm.cost.usd'), { [P]: 'acme', 'sagewai.agent.name': 'guesser', 'gen_ai.provider.name': 'unknown', 'gen_ai.request.model': 'mystery-model-9000' })).toBe(0);
+    expect(pointValue(metric(all, 'sagewai.llm.calls'), { [P]: 'acme', 'sagewai.agent.name': 'guesser', 'gen_ai.provider.name': 'unknown', 'gen_ai.request.model': 'mystery-model-9000', 'sagewai.pricebook.version': BOOK, 'sagewai.priced': 'false' })).toBe(1);
+    expect(pointValue(metric(all, 'sagewai.llm.cost.usd'), { [P]: 'acme', 'sagewai.agent.name': 'guesser', 'gen_ai.provider.name': 'unknown', 'gen_ai.request.model': 'mystery-model-9000', 'sagewai.pricebook.version': BOOK })).toBe(0);
     expect(pointValue(metric(all, 'sagewai.auth.logins'), { 'sagewai.auth.outcome': 'failed', 'sagewai.boot.id': BOOT_ID })).toBe(1);
     expect(pointValue(metric(all, 'sagewai.auth.logins'), { 'sagewai.auth.outcome': 'success', 'sagewai.boot.id': BOOT_ID })).toBe(1);
     expect(pointValue(metric(all, 'sagewai.budget.denials'), { [P]: 'acme', 'sagewai.budget.scope': 'user', 'sagewai.budget.action': 'stop', 'sagewai.boot.id': BOOT_ID })).toBe(1);

@@ -56,6 +56,7 @@ const BUSINESS: Array<{ status: number; op?: string; code?: string; why: string 
   { status: 429, op: 'login', code: 'too_many_attempts', why: 'those generated logins fail, and five failures throttle' },
   { status: 400, op: 'costs', code: 'invalid_query', why: '`to` before `from`' },
   { status: 422, op: 'setBudget', code: 'validation_failed', why: 'subject rules by scope, throttle needs fallback_model' },
+  { status: 422, op: 'importPriceBook', code: 'invalid_price_book', why: 'generated text is not a valid price book (the schema cannot say what the book checks)' },
 ];
 
 const PROJECTS = ['alpha', 'beta'];
@@ -109,6 +110,8 @@ function hints(): Hints {
     email: fc.constantFrom(fixture.admin.email),
     password: fc.constantFrom(fixture.admin.password),
     model: fc.constantFrom('gpt-4o', 'claude-haiku-4-5', 'gpt-4o-mini'),
+    // A valid price book starting in a future year; a later year than the last import succeeds, the rest are 409.
+    text: fc.integer({ min: 2100, max: 9000 }).map((y) => JSON.stringify({ version: `conformance-${y}`, effective_from: `${y}-01-01`, entries: [{ provider: 'openai', model: 'gpt-4o', input: 2.5, cached_input: 1.25, output: 10, effective_from: '2024-10-01', source: 'test' }] })),
     // A claim long-polls up to wait_ms (≤ 60 s): keep the run short.
     wait_ms: { only: fc.integer({ min: 0, max: 20 }) },
   };

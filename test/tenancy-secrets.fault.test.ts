@@ -73,6 +73,13 @@ const ROUTES_WITHOUT_A_PROJECT = new Set([
   'POST /api/v1/fleet/heartbeat',
   'POST /api/v1/fleet/claim',
   'POST /api/v1/fleet/report',
+  // Price books are global (every tenant's calls are priced by them); closed months hold every
+  // project's totals: a project token may list the books, and is refused the rest (checked below).
+  'GET /api/v1/prices/books',
+  'POST /api/v1/prices/books',
+  'GET /api/v1/finance/months',
+  'POST /api/v1/finance/months',
+  'GET /api/v1/finance/months/verify',
 ]);
 
 describe('tenant isolation while both tenants are busy', () => {
@@ -96,6 +103,12 @@ describe('tenant isolation while both tenants are busy', () => {
         const expected = id === 'POST /api/v1/projects/{slug}/tokens' ? 403 : 404;
         if (res.statusCode !== expected || text.includes(B.agent) || text.includes(B.model)) wrong.push(`${id}: HTTP ${res.statusCode} ${text.slice(0, 200)}`);
       }
+    }
+    // Finance routes that see or change every project's money are refused to a project token.
+    for (const [method, p, body] of [['POST', '/api/v1/prices/books', { text: '{}' }], ['GET', '/api/v1/finance/months', undefined], ['POST', '/api/v1/finance/months', { month: '2020-01' }], ['GET', '/api/v1/finance/months/verify', undefined]] as const) {
+      const res = await request(`${backend.url}${p}`, { method, headers: { authorization: `Bearer ${tokenA}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+      const text = await res.body.text();
+      if (res.statusCode !== 403 || text.includes(B.project)) wrong.push(`${method} ${p} with a project token: HTTP ${res.statusCode} ${text.slice(0, 200)}`);
     }
     // The same token on its own project's token route also gets 403 (no existence leak).
     const own = await request(`${backend.url}/api/v1/projects/${A.project}/tokens`, { method: 'POST', headers: { authorization: `Bearer ${tokenA}`, 'content-type': 'application/json' }, body: '{}' });

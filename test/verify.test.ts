@@ -12,6 +12,7 @@ const base: VerifyReport = {
   pipeline: [],
   rules: [],
   firingAlerts: null,
+  closedMonths: null,
   failures: [],
 };
 

@@ -2,6 +2,7 @@ import { Agents, SqliteAgentStore, type AgentInput, type AgentRow, type AgentSto
 import { Analytics, SqliteAnalyticsStore, type AnalyticsStore } from './areas/analytics.js';
 import { Auth, SqliteAuthStore, type AuthStore } from './areas/auth.js';
 import { BudgetLimits, type BudgetStore } from './areas/budgets.js';
+import { Finance, SqliteFinanceStore, type FinanceStore } from './areas/finance.js';
 import { Fleet, SqliteFleetStore, type FleetStore } from './areas/fleet.js';
 import { Live, SqliteLiveStore, type LiveStore } from './areas/live.js';
 import { Projects, SqliteProjectStore, Tenancy, projectRoutes, type ProjectRow, type ProjectStore } from './areas/projects.js';
@@ -9,6 +10,7 @@ import { Runs, SqliteRunStore, type RunInput, type RunResult, type RunSink, type
 import { Budgets } from './budgets.js';
 import * as inst from './instruments.js';
 import { LedgerMetrics } from './ledger-metrics.js';
+import { PriceHistory } from './price-history.js';
 import type { PriceBook } from './pricebook.js';
 import { SimulatedProvider, type FailureRates } from './provider.js';
 import type { RouteBinding } from './routing.js';
@@ -31,11 +33,18 @@ export interface StoreSet {
   auth: AuthStore;
   analytics: AnalyticsStore;
   live: LiveStore;
+  finance: FinanceStore;
   /**
    * Stores shared by several processes: a fleet long-poll also re-checks the database this often,
    * since a task queued through another replica wakes no waiter here.
    */
   claimPollMs?: number;
+  /**
+   * Stores shared by several processes: how often this replica re-reads the price books, to pick
+   * up a book another replica imported (a book must therefore be imported at least this long
+   * before its effective_from to price every replica's calls from that moment on).
+   */
+  booksPollMs?: number;
   /**
    * Stores shared by several processes: whether this one exports the gauges read from shared
    * tables (fleet, budget utilisation), so that they are exported once, not once per replica.
@@ -72,6 +81,8 @@ export class App {
   readonly budgetLimits: BudgetLimits;
   readonly analytics: Analytics;
   readonly live: Live;
+  readonly finance: Finance;
+  private booksPoll: NodeJS.Timeout | undefined;
 
   constructor(readonly opts: AppOptions) {
     let stores: StoreSet;
@@ -89,18 +100,25 @@ export class App {
         auth: new SqliteAuthStore(opts.db, sql),
         analytics: new SqliteAnalyticsStore(sql),
         live: new SqliteLiveStore(sql),
+        finance: new SqliteFinanceStore(opts.db, sql),
       };
     } else if (opts.stores) {
       this.sqlite = undefined;
       stores = opts.stores;
     } else throw new Error('App needs a SQLite db or a set of stores');
     this.provider = new SimulatedProvider({ seed: opts.seed, failureRates: opts.failureRates, latencyScale: opts.latencyScale });
-    const metrics = new LedgerMetrics(opts.priceBook);
     this.tenancy = new Tenancy(stores.projects);
     this.auth = new Auth(stores.auth);
     this.projects = new Projects(stores.projects);
+    // The price history: the books stored in the database plus opts.priceBook when it is new. With
+    // SQLite it is complete when the constructor returns; with an asynchronous store it starts as
+    // the start-up book alone and is replaced by the stored history before `ready` resolves (no
+    // request is served before that, see server.ts).
+    const history = new PriceHistory([{ book: opts.priceBook, from: opts.priceBook.effectiveFromMs }]);
+    const metrics = new LedgerMetrics(history);
     this.agents = new Agents(stores.agents, metrics);
-    this.runs = new Runs(stores.runs, stores.agents, opts.priceBook, this.provider, metrics);
+    this.runs = new Runs(stores.runs, stores.agents, history, this.provider, metrics);
+    this.finance = new Finance(stores.finance, history, metrics);
     this.fleet = new Fleet(stores.fleet, opts.workerLostAfterMs, stores.claimPollMs);
     this.budgetLimits = new BudgetLimits(stores.budgets);
     this.analytics = new Analytics(stores.analytics);
@@ -113,16 +131,32 @@ export class App {
     // stores answer synchronously, so for them this is done when the constructor returns.
     const runStore = stores.runs;
     const agentStore = stores.agents;
-    const recovered = runStore.recover(Date.now());
-    if (!(recovered instanceof Promise)) {
+    const financeStore = stores.finance;
+    // A book imported to take effect later has its series at 0 already, as on import.
+    const futureBooksAtZero = (): void => {
+      for (const b of history.list()) if (b.from > Date.now()) metrics.newBook(b.book, b.from);
+    };
+    const stored = financeStore.books();
+    if (!(stored instanceof Promise)) {
+      const plan = Finance.planHistory(stored, opts.priceBook, Date.now());
+      if (plan.toStore) financeStore.addBook(plan.toStore);
+      history.replaceWith(plan.history.list());
+      runStore.recover(Date.now());
       const totals = runStore.totals() as Awaited<ReturnType<RunStore['totals']>>;
       metrics.load(totals.ledger, totals.runs, agentStore.list() as AgentRow[]);
+      futureBooksAtZero();
       this.ready = Promise.resolve();
     } else {
       this.ready = (async () => {
-        await recovered;
+        await Finance.openHistory(financeStore, await stored, opts.priceBook, history);
+        await runStore.recover(Date.now());
         const totals = await runStore.totals();
         metrics.load(totals.ledger, totals.runs, await agentStore.list());
+        futureBooksAtZero();
+        if (stores.booksPollMs) {
+          this.booksPoll = setInterval(() => void this.finance.refresh().catch(() => undefined), stores.booksPollMs);
+          this.booksPoll.unref();
+        }
       })();
     }
   }
@@ -153,10 +187,12 @@ export class App {
       ...this.live.routes(this.tenancy),
       ...this.analytics.routes(this.tenancy),
       ...this.budgetLimits.routes(this.tenancy),
+      ...this.finance.routes(this.tenancy),
     ];
   }
 
   close(): void {
+    if (this.booksPoll) clearInterval(this.booksPoll);
     this.fleet.close();
   }
 
@@ -175,3 +211,4 @@ export class App {
     return this.runs.run(project, input, by, sink);
   }
 }
+

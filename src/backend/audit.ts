@@ -8,6 +8,8 @@ import { ATTR_EVENT_NAME, ATTR_SAGEWAI_ACTOR, ATTR_SAGEWAI_PROJECT_ID } from './
  */
 export type AuditEvent =
   | 'setup.completed'
+  | 'pricing.book.imported'
+  | 'finance.month.closed'
   | 'auth.login.success'
   | 'auth.login.failed'
   | 'auth.login.throttled'

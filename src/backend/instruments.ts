@@ -92,6 +92,7 @@ httpActive.addCallback((r) => {
 });
 
 const costCounter = meter.createObservableCounter('sagewai.llm.cost.usd', { unit: '{USD}', description: 'LLM spend in USD; equals the cost ledger total.' });
+const tokenCostCounter = meter.createObservableCounter('sagewai.llm.token.cost.usd', { unit: '{USD}', description: 'LLM spend in USD by token type (input, cached_input, output); sums to sagewai.llm.cost.usd and equals the ledger.' });
 const tokensCounter = meter.createObservableCounter('sagewai.llm.tokens', { unit: '{token}', description: 'LLM tokens by type; equals the cost ledger total.' });
 const callsCounter = meter.createObservableCounter('sagewai.llm.calls', { unit: '{call}', description: 'LLM calls, priced or not; equals the cost ledger count.' });
 const runsCounter = meter.createObservableCounter('sagewai.agent.runs', { unit: '{run}', description: 'Agent runs by outcome; equals the runs table.' });
@@ -123,15 +124,17 @@ export class SeriesTotals {
   }
 }
 
-/** Ledger-backed totals: cost in nano-USD (exported ÷ 1e9), tokens, calls, runs. */
+/** Ledger-backed totals: cost and cost by token type in nano-USD (exported ÷ 1e9), tokens, calls, runs. */
 export const ledgerTotals = {
   costNusd: new SeriesTotals(),
+  tokenCostNusd: new SeriesTotals(),
   tokens: new SeriesTotals(),
   calls: new SeriesTotals(),
   runs: new SeriesTotals(),
 };
 
 costCounter.addCallback((r) => ledgerTotals.costNusd.observe(r, 1e9));
+tokenCostCounter.addCallback((r) => ledgerTotals.tokenCostNusd.observe(r, 1e9));
 tokensCounter.addCallback((r) => ledgerTotals.tokens.observe(r));
 callsCounter.addCallback((r) => ledgerTotals.calls.observe(r));
 runsCounter.addCallback((r) => ledgerTotals.runs.observe(r));

@@ -28,6 +28,8 @@ export interface ServeOptions {
   database?: string | undefined;
   /** This replica's service.instance.id on PostgreSQL (default: a random one per process). */
   instanceId?: string | undefined;
+  /** The price book to start with (default: the bundled one); when its version is new to the data dir it takes effect from now on. */
+  priceBookFile?: string | undefined;
 }
 
 export interface BackendRecord {
@@ -62,7 +64,7 @@ export async function serveBackend(o: ServeOptions): Promise<ServeHandle> {
       ...store.app,
       instanceId: store.instanceId,
       version: o.version,
-      priceBook: PriceBook.load(),
+      priceBook: PriceBook.load(o.priceBookFile),
       seed: o.seed,
       failureRates: o.failureRates,
       latencyScale: o.latencyScale,
@@ -140,5 +142,5 @@ function openSqliteStore(o: ServeOptions): OpenedBackendStore {
 async function openPostgresStore(o: ServeOptions): Promise<OpenedBackendStore> {
   const { openPostgres } = await import('./postgres.js');
   const pg = await openPostgres({ url: o.database as string, dataDir: o.dataDir, instanceId: o.instanceId });
-  return { app: { stores: { ...pg.stores, claimPollMs: 200, exportsSharedState: () => pg.stores.owners.exportsSharedState() } }, instanceId: pg.instanceId, database: pg.display, close: () => pg.close() };
+  return { app: { stores: { ...pg.stores, claimPollMs: 200, booksPollMs: 5000, exportsSharedState: () => pg.stores.owners.exportsSharedState() } }, instanceId: pg.instanceId, database: pg.display, close: () => pg.close() };
 }

@@ -98,6 +98,45 @@ CREATE TABLE budget_events (budget_id TEXT NOT NULL, window_start BIGINT NOT NUL
 CREATE TABLE budget_spend (project TEXT NOT NULL, scope TEXT NOT NULL, subject TEXT NOT NULL, day_start BIGINT NOT NULL, cost_nusd BIGINT NOT NULL, PRIMARY KEY (project, scope, subject, day_start));
 `;
 
+/**
+ * Finance (issue 15): price_books holds every book the backend has priced with, from its effective
+ * time (epoch ms) on; closed_months a month's ledger totals per project × model (JSON) sealed by
+ * a hash chain. The guard refuses any ledger write dated inside a closed month (insert, update,
+ * delete), on both engines, whoever writes (also psql or an older binary).
+ */
+const SQLITE_FINANCE = `
+CREATE TABLE IF NOT EXISTS price_books (version TEXT PRIMARY KEY, effective_from INTEGER NOT NULL UNIQUE, body TEXT NOT NULL, imported_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS closed_months (month TEXT PRIMARY KEY, start_at INTEGER NOT NULL, end_at INTEGER NOT NULL, totals TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, closed_at INTEGER NOT NULL);
+CREATE TRIGGER IF NOT EXISTS ledger_closed_month_insert BEFORE INSERT ON ledger WHEN EXISTS (SELECT 1 FROM closed_months WHERE NEW.created_at >= start_at AND NEW.created_at < end_at) BEGIN SELECT RAISE(ABORT, 'ledger row dated in a closed month'); END;
+CREATE TRIGGER IF NOT EXISTS ledger_closed_month_update BEFORE UPDATE ON ledger WHEN EXISTS (SELECT 1 FROM closed_months WHERE (OLD.created_at >= start_at AND OLD.created_at < end_at) OR (NEW.created_at >= start_at AND NEW.created_at < end_at)) BEGIN SELECT RAISE(ABORT, 'ledger row dated in a closed month'); END;
+CREATE TRIGGER IF NOT EXISTS ledger_closed_month_delete BEFORE DELETE ON ledger WHEN EXISTS (SELECT 1 FROM closed_months WHERE OLD.created_at >= start_at AND OLD.created_at < end_at) BEGIN SELECT RAISE(ABORT, 'ledger row dated in a closed month'); END;
+`;
+
+/**
+ * PostgreSQL: one trigger function for the three cases. It runs a fresh query per row (plpgsql,
+ * volatile), so a writer that waited for a month's close (finance's PgFinanceStore locks the
+ * ledger while it closes) sees the closed_months row once the close commits.
+ */
+const PG_FINANCE = `
+CREATE TABLE price_books (version TEXT PRIMARY KEY, effective_from BIGINT NOT NULL UNIQUE, body TEXT NOT NULL, imported_at BIGINT NOT NULL);
+CREATE TABLE closed_months (month TEXT PRIMARY KEY, start_at BIGINT NOT NULL, end_at BIGINT NOT NULL, totals TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, closed_at BIGINT NOT NULL);
+CREATE FUNCTION ledger_closed_month_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP IN ('UPDATE', 'DELETE') AND EXISTS (SELECT 1 FROM closed_months WHERE OLD.created_at >= start_at AND OLD.created_at < end_at) THEN
+    RAISE EXCEPTION 'ledger row dated in a closed month' USING ERRCODE = 'check_violation';
+  END IF;
+  IF TG_OP IN ('INSERT', 'UPDATE') AND EXISTS (SELECT 1 FROM closed_months WHERE NEW.created_at >= start_at AND NEW.created_at < end_at) THEN
+    RAISE EXCEPTION 'ledger row dated in a closed month' USING ERRCODE = 'check_violation';
+  END IF;
+  IF TG_OP = 'DELETE' THEN
+    RETURN OLD;
+  END IF;
+  RETURN NEW;
+END;
+$$;
+CREATE TRIGGER ledger_closed_month_guard BEFORE INSERT OR UPDATE OR DELETE ON ledger FOR EACH ROW EXECUTE FUNCTION ledger_closed_month_guard();
+`;
+
 /** The ordered list. Append only. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'base schema', sqlite: SQLITE_BASE, postgres: PG_BASE },
@@ -111,6 +150,7 @@ export const MIGRATIONS: readonly Migration[] = [
     postgres:
       'ALTER TABLE runs ADD COLUMN owner TEXT; ALTER TABLE reservations ADD COLUMN owner TEXT; ALTER TABLE ledger ADD COLUMN writer TEXT; CREATE INDEX runs_running_owner ON runs (owner) WHERE status = \'running\'; CREATE UNIQUE INDEX ledger_run_once ON ledger (run_id); CREATE INDEX ledger_writer ON ledger (writer);',
   },
+  { version: 3, name: 'finance: price-book history and closed months', sqlite: SQLITE_FINANCE, postgres: PG_FINANCE },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

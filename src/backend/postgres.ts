@@ -7,6 +7,7 @@ import type { AgentInput, AgentRow, AgentStore } from './areas/agents.js';
 import type { AnalyticsStore, CostRow } from './areas/analytics.js';
 import type { AuthStore } from './areas/auth.js';
 import type { BudgetStore } from './areas/budgets.js';
+import { GENESIS_HASH, type ClosedMonthRow, type FinanceStore, type MonthTotal, type StoredBook } from './areas/finance.js';
 import type { FleetStore, TaskRow, WorkerRow } from './areas/fleet.js';
 import type { LiveStore } from './areas/live.js';
 import type { ProjectRow, ProjectStore } from './areas/projects.js';
@@ -316,7 +317,7 @@ export class PgRunStore implements RunStore {
   async totals(): Promise<{ ledger: LedgerAggregate[]; runs: Array<{ project: string; agent: string; status: string; n: number }> }> {
     const ledger = (
       await this.db.rows<Omit<LedgerAggregate, 'priced'> & { priced: number }>(
-        'SELECT project, agent, provider, model, priced, SUM(cost_nusd) AS cost, SUM(input_tokens) AS input, SUM(cached_input_tokens) AS cached, SUM(output_tokens) AS output, COUNT(*) AS calls FROM ledger WHERE writer = $1 GROUP BY project, agent, provider, model, priced',
+        'SELECT project, agent, provider, model, priced, pricebook_version AS version, SUM(cost_nusd) AS cost, SUM(input_cost_nusd) AS "costInput", SUM(cached_cost_nusd) AS "costCached", SUM(output_cost_nusd) AS "costOutput", SUM(input_tokens) AS input, SUM(cached_input_tokens) AS cached, SUM(output_tokens) AS output, COUNT(*) AS calls FROM ledger WHERE writer = $1 GROUP BY project, agent, provider, model, priced, pricebook_version',
         [this.owners.id],
       )
     ).map((r) => ({ ...r, priced: r.priced === 1 }));
@@ -324,6 +325,52 @@ export class PgRunStore implements RunStore {
     return { ledger, runs };
   }
 }
+
+/**
+ * Price books and closed months. closeMonth locks the ledger against writers (SHARE ROW EXCLUSIVE:
+ * it waits for every open ledger write to commit, holds new ones until the close commits, and
+ * excludes a second close), so the totals it seals are the month's last; a write that waited then
+ * meets the closed-month guard (migration 3) and is refused if it is dated in that month.
+ */
+export class PgFinanceStore implements FinanceStore {
+  constructor(private readonly db: Pg) {}
+
+  books(): Promise<StoredBook[]> {
+    return this.db.rows('SELECT version, effective_from, body, imported_at FROM price_books ORDER BY effective_from');
+  }
+
+  async addBook(b: StoredBook): Promise<boolean> {
+    return (await this.db.count('INSERT INTO price_books (version, effective_from, body, imported_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [b.version, b.effective_from, b.body, b.imported_at])) === 1;
+  }
+
+  monthTotals(start: number, end: number): Promise<MonthTotal[]> {
+    return this.db.rows(MONTH_TOTALS, [start, end]);
+  }
+
+  closedMonths(): Promise<ClosedMonthRow[]> {
+    return this.db.rows('SELECT month, start_at, end_at, totals, prev_hash, hash, closed_at FROM closed_months ORDER BY start_at');
+  }
+
+  closeMonth(month: string, start: number, end: number, now: number, seal: (totals: MonthTotal[], prevHash: string) => string): Promise<ClosedMonthRow> {
+    return this.db.tx(async (q) => {
+      await q('LOCK TABLE ledger IN SHARE ROW EXCLUSIVE MODE');
+      // Re-checked under the lock: another replica may have closed this month or a later one meanwhile.
+      const later = (await q('SELECT month FROM closed_months WHERE month = $1 OR start_at >= $2 ORDER BY start_at LIMIT 1', [month, start])).rows[0] as { month: string } | undefined;
+      if (later?.month === month) throw new HttpError(409, 'month_closed', `${month} is already closed`);
+      if (later) throw new HttpError(409, 'month_order', `${month} is before the last closed month ${later.month}; months close in order so each hash covers the one before`);
+      const last = (await q('SELECT hash FROM closed_months ORDER BY start_at DESC LIMIT 1')).rows[0] as { hash: string } | undefined;
+      const prev = last?.hash ?? GENESIS_HASH;
+      const totals = (await q(MONTH_TOTALS, [start, end])).rows as MonthTotal[];
+      const row: ClosedMonthRow = { month, start_at: start, end_at: end, totals: JSON.stringify(totals), prev_hash: prev, hash: seal(totals, prev), closed_at: now };
+      await q('INSERT INTO closed_months (month, start_at, end_at, totals, prev_hash, hash, closed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)', [row.month, row.start_at, row.end_at, row.totals, row.prev_hash, row.hash, row.closed_at]);
+      return row;
+    });
+  }
+}
+
+/** Same columns and order as the SQLite store's, so a month's hash does not depend on the engine. */
+const MONTH_TOTALS =
+  'SELECT project, model, SUM(cost_nusd) AS cost_nusd, SUM(input_tokens) AS input_tokens, SUM(cached_input_tokens) AS cached_input_tokens, SUM(output_tokens) AS output_tokens, COUNT(*) AS calls FROM ledger WHERE created_at >= $1 AND created_at < $2 GROUP BY project, model ORDER BY project COLLATE "C", model COLLATE "C"';
 
 export class PgFleetStore implements FleetStore {
   constructor(private readonly db: Pg) {}
@@ -608,6 +655,7 @@ export interface PgStores {
   auth: PgAuthStore;
   analytics: PgAnalyticsStore;
   live: PgLiveStore;
+  finance: PgFinanceStore;
 }
 
 export interface OpenedPostgres {
@@ -685,6 +733,7 @@ export async function openPostgres(o: { url: string; dataDir: string; instanceId
     auth: new PgAuthStore(db),
     analytics: new PgAnalyticsStore(db),
     live: new PgLiveStore(db),
+    finance: new PgFinanceStore(db),
   };
   let operatorToken: string;
   try {

@@ -17,6 +17,8 @@ export const ATTR_EVENT_NAME = 'event.name';
 export const ATTR_SAGEWAI_PROJECT_ID = 'sagewai.project_id';
 export const ATTR_SAGEWAI_AGENT_NAME = 'sagewai.agent.name';
 export const ATTR_SAGEWAI_PRICED = 'sagewai.priced';
+/** The price book version that priced a call (on every ledger-backed LLM series). */
+export const ATTR_SAGEWAI_PRICEBOOK_VERSION = 'sagewai.pricebook.version';
 export const ATTR_SAGEWAI_RUN_OUTCOME = 'sagewai.run.outcome';
 export const ATTR_SAGEWAI_RUN_ID = 'sagewai.run.id';
 export const ATTR_SAGEWAI_ACTOR = 'sagewai.actor';

@@ -340,7 +340,31 @@ export class BackendClient {
   openapi(): Promise<Record<string, unknown>> {
     return this.json('GET', '/openapi.json');
   }
+
+  // ── finance: price books, closed months ──
+  async listPriceBooks(): Promise<PriceBookVersion[]> {
+    return (await this.json<{ items: PriceBookVersion[] }>('GET', '/api/v1/prices/books')).items;
+  }
+  /** The book's file text, so the backend's errors can name its lines. */
+  importPriceBook(text: string): Promise<PriceBookImported> {
+    return this.json('POST', '/api/v1/prices/books', { body: { text } });
+  }
+  closeMonth(month: string): Promise<ClosedMonth> {
+    return this.json('POST', '/api/v1/finance/months', { body: { month } });
+  }
+  async listClosedMonths(): Promise<ClosedMonthSummary[]> {
+    return (await this.json<{ items: ClosedMonthSummary[] }>('GET', '/api/v1/finance/months')).items;
+  }
+  async verifyClosedMonths(): Promise<ClosedMonthCheck[]> {
+    return (await this.json<{ items: ClosedMonthCheck[] }>('GET', '/api/v1/finance/months/verify')).items;
+  }
 }
+
+export type PriceBookVersion = z.infer<typeof responses.priceBookList>['items'][number];
+export type PriceBookImported = z.infer<typeof responses.priceBookImported>;
+export type ClosedMonth = z.infer<typeof responses.closedMonth>;
+export type ClosedMonthSummary = z.infer<typeof responses.closedMonthList>['items'][number];
+export type ClosedMonthCheck = z.infer<typeof responses.closedMonthChecks>['items'][number];
 
 /**
  * A client for a CLI command: URL and token resolved like every endpoint (flag → env → config →

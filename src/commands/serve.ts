@@ -2,6 +2,7 @@ import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.js';
 import { resolveStateDir } from '../clients/endpoints.js';
+import { PriceBookError } from '../backend/pricebook.js';
 import { UserError } from '../errors.js';
 import { parseDuration } from '../settings.js';
 
@@ -12,6 +13,7 @@ export default class Serve extends BaseCommand<typeof Serve> {
   static override description = 'Exports metrics, logs and traces over OTLP/HTTP as configured by the standard OTEL_* variables (default http://localhost:4318). SIGTERM drains requests and flushes telemetry.';
   static override examples = ['<%= config.bin %> serve', '<%= config.bin %> serve --port 0 --data-dir ./data', 'OTEL_SDK_DISABLED=true <%= config.bin %> serve --failure-rate-server-error 0.05',
     '<%= config.bin %> serve --port 8001 --database postgres://sagewai@127.0.0.1:5432/sagewai --instance-id backend-1',
+    '<%= config.bin %> serve --price-book ./pricebook-2027-01.json',
   ];
   static override flags = {
     host: Flags.string({ description: 'Interface to bind', env: 'SAGEWAI_OBS_SERVE_HOST', default: '127.0.0.1' }),
@@ -27,6 +29,7 @@ export default class Serve extends BaseCommand<typeof Serve> {
     'worker-lost-after': Flags.string({ description: 'A fleet worker without heartbeat for this long is lost', env: 'SAGEWAI_OBS_WORKER_LOST_AFTER', default: '30s' }),
     database: Flags.string({ description: 'PostgreSQL URL (postgres://user:password@host:5432/db) for the ledger, shared by several serve replicas; default: the embedded SQLite ledger in --data-dir', env: 'SAGEWAI_OBS_DATABASE_URL', helpGroup: 'REPLICAS' }),
     'instance-id': Flags.string({ description: "This replica's service.instance.id on --database (keep it across restarts so the replica resumes its own metric totals) [default: a random id per process]", env: 'SAGEWAI_OBS_INSTANCE_ID', helpGroup: 'REPLICAS' }),
+    'price-book': Flags.string({ description: 'Price book to start with [default: the bundled assets/pricebook.json]; a version new to the ledger (--data-dir or --database) prices calls from now (or its later effective_from) on, never the past', env: 'SAGEWAI_OBS_PRICE_BOOK' }),
     'body-limit': Flags.integer({ description: 'Largest request body in bytes', env: 'SAGEWAI_OBS_BODY_LIMIT', default: 1_048_576, min: 1024 }),
   };
 
@@ -61,7 +64,10 @@ export default class Serve extends BaseCommand<typeof Serve> {
       version: this.config.version,
       database,
       instanceId,
+      priceBookFile: f['price-book'],
     }).catch((err: NodeJS.ErrnoException) => {
+      if (err instanceof PriceBookError) throw new UserError(`${f['price-book'] ?? 'the bundled price book'}:${err.line}: ${err.reason}`, 'fix that line, or give the book a new version and an effective_from after the loaded books (sagewai-obs prices list)');
+      if (err.code === 'ENOENT' && f['price-book'] !== undefined && err.path === f['price-book']) throw new UserError(`cannot read the price book ${f['price-book']}`, 'pass the path of a JSON price book shaped like assets/pricebook.json');
       if (err.code === 'EADDRINUSE') throw new UserError(`port ${f.port} on ${f.host} is already in use`, [`sagewai-obs serve --port ${f.port + 1}`, 'sagewai-obs serve --port 0']);
       throw err;
     });

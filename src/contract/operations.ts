@@ -13,7 +13,7 @@ import * as res from './responses.js';
  * handler can refuse is listed as the operation's own 400.
  */
 export type Method = 'GET' | 'POST' | 'DELETE';
-export type Area = 'meta' | 'auth' | 'projects' | 'agents' | 'runs' | 'fleet' | 'budgets' | 'analytics' | 'live';
+export type Area = 'meta' | 'auth' | 'projects' | 'agents' | 'runs' | 'fleet' | 'budgets' | 'analytics' | 'live' | 'finance';
 /** none: public; user: bearer token or session cookie; worker: X-Worker-Id + X-Worker-Secret. */
 export type Auth = 'none' | 'user' | 'worker';
 /** required: X-Project-ID names the project (400 without, 404 when not visible); optional: header or ?project= filter. */
@@ -115,6 +115,37 @@ export const operations = {
   budgetStatus: op({ id: 'budgetStatus', method: 'GET', path: '/api/v1/budget/status', area: 'budgets', auth: 'user', tenant: 'optional', summary: 'Budget status: spend, reservations, utilisation, reset time', query: req.tenantQuery, responses: { 200: json('Status per limit', res.budgetStatusList) } }),
   budgetStatusByScope: op({ id: 'budgetStatusByScope', method: 'GET', path: '/api/v1/budget/status/{scope}', area: 'budgets', auth: 'user', tenant: 'optional', summary: 'Budget status for one scope', query: req.tenantQuery, responses: { 200: json('Status per limit', res.budgetStatusList), 404: notFound('scope (project, team or user)') } }),
   budgetStatusBySubject: op({ id: 'budgetStatusBySubject', method: 'GET', path: '/api/v1/budget/status/{scope}/{subject}', area: 'budgets', auth: 'user', tenant: 'optional', summary: 'Budget status for one subject', query: req.tenantQuery, responses: { 200: json('Status per limit', res.budgetStatusList), 404: notFound('scope (project, team or user)') } }),
+
+  listPriceBooks: op({ id: 'listPriceBooks', method: 'GET', path: '/api/v1/prices/books', area: 'finance', auth: 'user', tenant: 'none', summary: 'Price books loaded, each with the time it took (or takes) effect', responses: { 200: json('Price books, oldest first', res.priceBookList) } }),
+  importPriceBook: op({
+    id: 'importPriceBook',
+    method: 'POST',
+    path: '/api/v1/prices/books',
+    area: 'finance',
+    auth: 'user',
+    tenant: 'none',
+    summary: 'Import a price book (the file text) that takes effect at its effective_from, now or later; errors name the line',
+    body: req.priceBookImportBody,
+    responses: {
+      201: json('Imported; calls from effective_from on are priced by it', res.priceBookImported),
+      403: err('a project-scoped token cannot import price books (or the CSRF check failed)'),
+      409: err('the book would re-price the past: effective_from in the past, not after the loaded books, inside a closed month, or a version already loaded (error.line names the line)'),
+      422: err('the book is not valid: a price with more than three decimals, overlapping dates, an unknown currency, a model priced twice for one date (error.line names the line)'),
+    },
+  }),
+  listClosedMonths: op({ id: 'listClosedMonths', method: 'GET', path: '/api/v1/finance/months', area: 'finance', auth: 'user', tenant: 'none', summary: 'Closed months with their totals per project and model and their hash chain', responses: { 200: json('Closed months, oldest first', res.closedMonthList), 403: err('a project-scoped token cannot read every project\'s totals') } }),
+  closeMonth: op({
+    id: 'closeMonth',
+    method: 'POST',
+    path: '/api/v1/finance/months',
+    area: 'finance',
+    auth: 'user',
+    tenant: 'none',
+    summary: "Close a month: freeze its ledger totals per project and model under a hash that covers the previous closed month's",
+    body: req.closeMonthBody,
+    responses: { 201: json('Closed', res.closedMonth), 403: err('a project-scoped token cannot close months (or the CSRF check failed)'), 409: err('the month is not over, already closed, or before the last closed month'), 422: err('month is not YYYY-MM') },
+  }),
+  verifyClosedMonths: op({ id: 'verifyClosedMonths', method: 'GET', path: '/api/v1/finance/months/verify', area: 'finance', auth: 'user', tenant: 'none', summary: 'Check every closed month against its hash, the chain and the ledger as it is now', responses: { 200: json('One check per closed month', res.closedMonthChecks), 403: err('a project-scoped token cannot read every project\'s totals') } }),
 
   openapi: op({ id: 'openapi', method: 'GET', path: '/openapi.json', area: 'meta', auth: 'none', tenant: 'none', summary: 'This document', responses: { 200: json('OpenAPI 3.1 document', res.openApiDocument) } }),
   healthz: op({ id: 'healthz', method: 'GET', path: '/healthz', area: 'meta', auth: 'none', tenant: 'none', summary: 'Liveness', instrument: false, responses: { 200: json('Alive', res.probe) } }),

@@ -102,3 +102,6 @@ export const costsQuery = z.object({
   to: time.optional().describe('ISO-8601 time, or epoch seconds (milliseconds when longer than 10 digits), not before `from`; default: now'),
   group_by: z.array(z.enum(['project', 'model', 'agent', 'provider', 'token_type'])).optional().describe('comma-separated, or the parameter repeated'),
 });
+
+export const priceBookImportBody = z.object({ text: z.string().min(2).max(1_000_000).describe('The price book file, as text (JSON shaped like assets/pricebook.json)') });
+export const closeMonthBody = z.object({ month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/).describe('YYYY-MM (UTC)') });

@@ -167,3 +167,20 @@ export const budgetStatusList = z.object({ items: z.array(budgetStatus) });
 
 export const probe = z.object({ status: z.enum(['ok', 'ready']) });
 export const openApiDocument = z.object({ openapi: z.string(), info: z.object({ title: z.string(), version: z.string() }).passthrough(), paths: z.record(z.unknown()) }).passthrough();
+
+export const priceBookList = z.object({ items: z.array(z.object({ version: z.string(), effective_from: iso, active: z.boolean(), models: z.number().int() })) });
+export const priceBookImported = z.object({ version: z.string(), effective_from: iso });
+const monthTotal = z.object({ project: z.string(), model: z.string(), cost_nusd: z.number().int(), input_tokens: z.number().int(), cached_input_tokens: z.number().int(), output_tokens: z.number().int(), calls: z.number().int() });
+export const closedMonth = z.object({ month: z.string(), hash: z.string(), prev_hash: z.string(), rows: z.array(monthTotal.extend({ cost_usd: z.number() })) });
+export const closedMonthList = z.object({ items: z.array(z.object({ month: z.string(), hash: z.string(), prev_hash: z.string(), closed_at: iso, cost_usd: z.number(), cost_nusd: z.number().int(), rows: z.array(monthTotal) })) });
+export const closedMonthChecks = z.object({
+  items: z.array(
+    z.object({
+      month: z.string(),
+      hash: z.string(),
+      chain_ok: z.boolean(),
+      ledger_ok: z.boolean(),
+      differences: z.array(z.object({ project: z.string(), model: z.string(), closed_nusd: z.number().int(), ledger_nusd: z.number().int(), closed_calls: z.number().int(), ledger_calls: z.number().int() })),
+    }),
+  ),
+});

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { PriceBook, type PriceQuote } from '../backend/pricebook.js';
+import { PriceBook, PriceBookError, type PriceQuote } from '../backend/pricebook.js';
 import type { VictoriaMetricsClient } from '../clients/victoria-metrics.js';
 import { UserError } from '../errors.js';
 import { getEntry, renderExpr } from '../queries/index.js';
@@ -47,19 +47,18 @@ const priceOf = (q: PriceQuote, u: Pick<Usage, 'input' | 'cached' | 'output'>): 
 
 /** Reads a price book file for a what-if, as a UserError naming the file and the field at fault. */
 export function loadPriceBookFile(file: string): PriceBook {
-  let raw: unknown;
+  let text: string;
   try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+    text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new UserError(`cannot read the price book ${file}: ${code ?? (err as Error).message}`, 'pass a JSON price book shaped like the bundled one (sagewai-obs serve uses assets/pricebook.json)');
   }
   try {
-    return new PriceBook(raw);
+    return PriceBook.parse(text);
   } catch (err) {
-    const issues = (err as { issues?: Array<{ path: Array<string | number>; message: string }> }).issues;
-    const what = issues?.length ? issues.slice(0, 3).map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`).join('; ') : (err as Error).message;
-    throw new UserError(`the price book ${file} is not valid: ${what}`, 'fix the entries named above; prices have at most 3 decimals per million tokens');
+    if (err instanceof PriceBookError) throw new UserError(`the price book is not valid: ${file}:${err.line}: ${err.reason}`, 'fix that line; prices have at most 3 decimals per million tokens');
+    throw err;
   }
 }
 

@@ -47,6 +47,7 @@ export const COST_DIMENSIONS = {
   // The exporting app: job = service.namespace/service.name (sagewai/sagewai-admin for the
   // built-in backend, the service name of an external GenAI app; docs/genai.md).
   app: ['job'],
+  'price-book': ['sagewai_pricebook_version'],
 } as const satisfies Record<string, readonly string[]>;
 export type CostDimension = keyof typeof COST_DIMENSIONS;
 
@@ -274,6 +275,18 @@ const hudAndBoard: CatalogEntry[] = [
     groupBy: ['gen_ai_token_type'],
     tenant: true,
     panel: panel('Cost & Tenants', 'piechart', 4, 8, true),
+  },
+  {
+    id: 'cost.by_token_type',
+    title: 'Spend by token type',
+    description: 'LLM spend in USD per token type (input, cached input, output) over the selected range, each call priced by the book in effect when it was made (exact increase; equals the ledger). Scoped by the project variable.',
+    datasource: 'victoriametrics',
+    expr: `sum by (gen_ai_token_type) (increase_pure(sagewai_llm_token_cost_usd_total{${P}}[$__range]))`,
+    unit: 'currencyUSD',
+    legend: '{{gen_ai_token_type}}',
+    groupBy: ['gen_ai_token_type'],
+    tenant: true,
+    panel: panel('Cost & Tenants', 'bargauge', 4, 8, true),
   },
   {
     id: 'budget.utilization',
@@ -522,8 +535,8 @@ const hudAndBoard: CatalogEntry[] = [
 
 /**
  * Cost report entries, one set per `cost --by` dimension: spend, tokens by type, calls by
- * priced flag. Cost carries no token-type label (the ledger stores one cost per call), so
- * cost.by_token_type groups tokens by type and model; the report prices them per model.
+ * priced flag. Spend by token type comes from its own counter (sagewai_llm_token_cost_usd_total,
+ * the ledger's per-type costs), never from token counts re-priced with today's book.
  */
 function reportEntries(): CatalogEntry[] {
   const out: CatalogEntry[] = [];
@@ -531,6 +544,19 @@ function reportEntries(): CatalogEntry[] {
     const key = dim.replace('-', '_');
     const legend = labels.map((l) => `{{${l}}}`).join('/');
     if (dim !== 'token-type') {
+      if (dim === 'price-book') {
+        out.push({
+          id: 'cost.by_price_book',
+          title: 'Spend by price book',
+          description: 'LLM spend in USD per price book version (the book that priced each call) over the range. Scoped by the project variable.',
+          datasource: 'victoriametrics',
+          expr: `sum by (${by(labels)}) (increase_pure(sagewai_llm_cost_usd_total{${P}}[$__range]))`,
+          unit: 'currencyUSD',
+          legend,
+          groupBy: labels,
+          tenant: true,
+        });
+      }
       if (dim === 'agent' || dim === 'app') {
         out.push({
           id: `cost.by_${key}`,
@@ -570,14 +596,25 @@ function reportEntries(): CatalogEntry[] {
       });
     } else {
       out.push({
-        id: 'cost.by_token_type',
-        title: 'Tokens by type and model (for cost by token type)',
-        description: 'Tokens per token type and model over the range; `cost --by token-type` prices them with the price book. Scoped by the project variable.',
+        id: 'tokens.by_token_type',
+        title: 'Tokens by type',
+        description: 'Tokens per token type over the range (for `cost --by token-type`; the spend is cost.by_token_type). Scoped by the project variable.',
         datasource: 'victoriametrics',
-        expr: `sum by (gen_ai_token_type, gen_ai_request_model) (increase_pure(sagewai_llm_tokens_total{${P}}[$__range]))`,
+        expr: `sum by (gen_ai_token_type) (increase_pure(sagewai_llm_tokens_total{${P}}[$__range]))`,
         unit: 'short',
-        legend: '{{gen_ai_token_type}} {{gen_ai_request_model}}',
-        groupBy: ['gen_ai_token_type', 'gen_ai_request_model'],
+        legend: '{{gen_ai_token_type}}',
+        groupBy: ['gen_ai_token_type'],
+        tenant: true,
+      });
+      out.push({
+        id: 'tokens.unpriced_by_token_type',
+        title: 'Unpriced tokens by type',
+        description: 'Tokens per token type of the series whose calls had no price (their cost is unknown, not $0); 0 per type when every call was priced. Scoped by the project variable.',
+        datasource: 'victoriametrics',
+        expr: `sum by (gen_ai_token_type) (increase_pure(sagewai_llm_tokens_total{${P}}[$__range]) and on (sagewai_project_id, sagewai_agent_name, gen_ai_request_model, sagewai_pricebook_version) sagewai_llm_calls_total{${P}, sagewai_priced="false"}) or (0 * sum by (gen_ai_token_type) (increase_pure(sagewai_llm_tokens_total{${P}}[$__range])))`,
+        unit: 'short',
+        legend: '{{gen_ai_token_type}}',
+        groupBy: ['gen_ai_token_type'],
         tenant: true,
       });
     }

@@ -1,4 +1,4 @@
-import { PriceBook } from '../backend/pricebook.js';
+import type { PriceBook } from '../backend/pricebook.js';
 import { VictoriaMetricsClient, type InstantSample } from '../clients/victoria-metrics.js';
 import { UserError } from '../errors.js';
 import { COST_DIMENSIONS, getEntry, renderExpr, type CostDimension } from '../queries/index.js';
@@ -80,7 +80,7 @@ export interface CostReportOptions {
   by: CostDimension;
   window: TimeWindow;
   project?: string | undefined;
-  /** Needed for --by token-type, where cost is priced per model from token counts. */
+  /** Unused since spend by token type has its own counter; kept so callers that pass a book still compile. */
   priceBook?: PriceBook;
 }
 
@@ -108,27 +108,24 @@ export async function buildCostReport(vm: VictoriaMetricsClient, opts: CostRepor
 
   let queries: string[];
   if (opts.by === 'token-type') {
-    const entry = getEntry('cost.by_token_type');
-    queries = [entry.id];
-    const book = opts.priceBook ?? PriceBook.load();
-    const samples = await vm.query(renderExpr(entry, render), at);
-    for (const s of samples) {
-      const type = s.metric.gen_ai_token_type;
-      const model = s.metric.gen_ai_request_model ?? '';
-      const tokens = Math.round(s.value);
-      const r = row(s.metric);
+    // Spend per type from the ledger-backed per-type counter: each call at the price it was charged.
+    const cost = getEntry('cost.by_token_type');
+    const tokens = getEntry('tokens.by_token_type');
+    const unpriced = getEntry('tokens.unpriced_by_token_type');
+    queries = [cost.id, tokens.id, unpriced.id];
+    const [c, t, u] = (await Promise.all([cost, tokens, unpriced].map((e) => vm.query(renderExpr(e, render), at)))) as [InstantSample[], InstantSample[], InstantSample[]];
+    const typed = (metric: Record<string, string>): CostRow => {
+      const r = row(metric);
       r.calls = null;
       r.unpriced_calls = null;
-      addTokens(r, type, tokens);
-      const q = book.quote(model);
-      if (!q.priced) r.unpriced_tokens = (r.unpriced_tokens ?? 0) + tokens;
-      else {
-        const perToken = type === 'input' ? q.inputNusd : type === 'output' ? q.outputNusd : type === 'cached_input' ? q.cachedInputNusd : 0;
-        r.cost_usd += (tokens * perToken) / 1e9;
-      }
-    }
+      r.unpriced_tokens ??= 0;
+      return r;
+    };
+    for (const s of c) typed(s.metric).cost_usd += s.value;
+    for (const s of t) addTokens(typed(s.metric), s.metric.gen_ai_token_type, Math.round(s.value));
+    for (const s of u) typed(s.metric).unpriced_tokens! += Math.round(s.value);
   } else {
-    const key = opts.by;
+    const key = opts.by.replace('-', '_');
     const cost = getEntry(`cost.by_${key}`);
     const tokens = getEntry(`tokens.by_${key}`);
     const calls = getEntry(`calls.by_${key}`);

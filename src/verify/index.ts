@@ -3,6 +3,7 @@ import type { VictoriaLogsClient } from '../clients/victoria-logs.js';
 import type { VictoriaMetricsClient } from '../clients/victoria-metrics.js';
 import { CheckFailedError, UserError, describeCause } from '../errors.js';
 import { catalog, getEntry, renderExpr, type CatalogEntry } from '../queries/index.js';
+import { verifyClosedMonths, type CloseVerifyResult } from '../finance/close.js';
 import { rangeOf, type TimeWindow } from '../report/cost.js';
 import type { VmalertClient } from '../clients/vmalert.js';
 import { runPipelineProbes, type Probe } from './pipeline.js';
@@ -64,6 +65,8 @@ export interface VerifyReport {
   rules: RuleCheck[];
   /** Alerts vmalert has firing now, as "name{project}" (reported, not failures: a workload may provoke them); null without vmalert. */
   firingAlerts: string[] | null;
+  /** Closed months against their hash chain, the ledger and VictoriaMetrics; null without a backend (or with a project-scoped token). */
+  closedMonths: CloseVerifyResult | null;
   /** One line per failure, naming the panel, the pair or the probe. */
   failures: string[];
 }
@@ -204,6 +207,16 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyReport> {
     : null;
   opts.onProgress?.('reconciling the ledger with VictoriaMetrics…');
   const reconciliation = await reconcile(opts);
+  let closedMonths: CloseVerifyResult | null = null;
+  if (opts.backend) {
+    opts.onProgress?.('checking closed months…');
+    closedMonths = await verifyClosedMonths(opts.backend, opts.vm).catch((err: unknown) => {
+      // A project-scoped token may not read every project's totals (403), and a backend from
+      // before closed months has no such route (404): skipped, not passed.
+      if (err instanceof UserError && /→ 40[34] /.test(err.message)) return null;
+      throw err;
+    });
+  }
 
   const failures: string[] = [];
   for (const p of pipeline.filter((x) => x.status === 'fail')) failures.push(`pipeline: ${p.name}: ${p.detail}`);
@@ -213,8 +226,14 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyReport> {
     if (reconciliation.error) failures.push(`reconciliation: ${reconciliation.error}`);
     for (const m of reconciliation.mismatches) failures.push(`reconciliation ${m.project}/${m.model}: ledger $${m.ledger_usd.toFixed(9)} ≠ metrics $${m.metrics_usd.toFixed(9)} (diff ${m.diff_usd >= 0 ? '+' : ''}${m.diff_usd.toFixed(9)})`);
   }
+  for (const m of closedMonths?.months ?? []) {
+    if (!m.chain_ok) failures.push(`closed month ${m.month}: its totals no longer match its hash chain`);
+    for (const d of m.ledger_differences) failures.push(`closed month ${m.month} ${d.project}/${d.model}: closed ${d.closed_nusd} nano-USD, ledger now ${d.ledger_nusd}`);
+    for (const d of m.metrics_differences) failures.push(`closed month ${m.month} ${d.project}/${d.model}: closed ${d.closed_nusd} nano-USD, VictoriaMetrics ${d.metrics_nusd}`);
+  }
   return {
     ok: failures.length === 0,
+    closedMonths,
     from: opts.window.from.toISOString(),
     to: opts.window.to.toISOString(),
     project: opts.project ?? null,

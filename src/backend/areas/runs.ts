@@ -7,6 +7,7 @@ import { windowEnd, type Budgets, type ReserveResult, type ThresholdCrossing } f
 import { HttpError, intParam, notFound, validate } from '../http.js';
 import * as inst from '../instruments.js';
 import { runAttrs, type LedgerAggregate, type LedgerMetrics } from '../ledger-metrics.js';
+import type { Pricing } from '../price-history.js';
 import { PriceBook, type PriceQuote } from '../pricebook.js';
 import { ProviderError, estimateTokens, type FailureKind, type SimCall, type SimulatedProvider } from '../provider.js';
 import { actor, bind, type RouteBinding } from '../routing.js';
@@ -179,7 +180,7 @@ export class SqliteRunStore implements RunStore {
   totals(): { ledger: LedgerAggregate[]; runs: Array<{ project: string; agent: string; status: string; n: number }> } {
     const ledger = this.db
       .prepare<[], Omit<LedgerAggregate, 'priced'> & { priced: number }>(
-        'SELECT project, agent, provider, model, priced, SUM(cost_nusd) AS cost, SUM(input_tokens) AS input, SUM(cached_input_tokens) AS cached, SUM(output_tokens) AS output, COUNT(*) AS calls FROM ledger GROUP BY project, agent, provider, model, priced',
+        'SELECT project, agent, provider, model, priced, pricebook_version AS version, SUM(cost_nusd) AS cost, SUM(input_cost_nusd) AS costInput, SUM(cached_cost_nusd) AS costCached, SUM(output_cost_nusd) AS costOutput, SUM(input_tokens) AS input, SUM(cached_input_tokens) AS cached, SUM(output_tokens) AS output, COUNT(*) AS calls FROM ledger GROUP BY project, agent, provider, model, priced, pricebook_version',
       )
       .all()
       .map((r) => ({ ...r, priced: r.priced === 1 }));
@@ -230,7 +231,7 @@ export class Runs {
   constructor(
     readonly store: RunStore,
     private readonly agents: AgentStore,
-    private readonly priceBook: PriceBook,
+    private readonly priceBook: Pricing,
     private readonly provider: SimulatedProvider,
     private readonly metrics: LedgerMetrics,
   ) {}
@@ -313,22 +314,24 @@ export class Runs {
     }
     const opSeconds = (performance.now() - callStart) / 1000;
 
-    // ── record ──
+    // ── record ── priced by the book and entry in effect when the call completed (its ledger time)
+    const at = Date.now();
+    const priced = this.priceBook.quote(model, at);
     const entry: LedgerEntry = {
       runId,
       project,
       agent: agent.name,
       user: start.user,
       team: start.team,
-      quote,
+      quote: priced,
       input: inputTokens,
       cachedInput: cached,
       output: plan.outputTokens,
-      costInput: inputTokens * quote.inputNusd,
-      costCached: cached * quote.cachedInputNusd,
-      costOutput: plan.outputTokens * quote.outputNusd,
+      costInput: inputTokens * priced.inputNusd,
+      costCached: cached * priced.cachedInputNusd,
+      costOutput: plan.outputTokens * priced.outputNusd,
       cost: 0,
-      at: Date.now(),
+      at,
     };
     entry.cost = entry.costInput + entry.costCached + entry.costOutput;
     const crossings = await this.store.complete(entry, decision.reservationId);
@@ -339,13 +342,13 @@ export class Runs {
       run_id: runId,
       output: plan.text,
       status: 'completed',
-      usage: { provider: quote.provider, model: quote.model, input_tokens: entry.input, cached_input_tokens: entry.cachedInput, output_tokens: entry.output, cost_usd: usd(entry.cost), cost_nusd: entry.cost, priced: quote.priced },
+      usage: { provider: priced.provider, model: priced.model, input_tokens: entry.input, cached_input_tokens: entry.cachedInput, output_tokens: entry.output, cost_usd: usd(entry.cost), cost_nusd: entry.cost, priced: priced.priced },
     };
   }
 
   private announceCompleted(e: LedgerEntry, crossings: ThresholdCrossing[], genAttrs: Attributes, opSeconds: number, started: number, by: string): void {
     const q = e.quote;
-    this.metrics.add({ project: e.project, agent: e.agent, provider: q.provider, model: q.model, priced: q.priced, cost: e.cost, input: e.input, cached: e.cachedInput, output: e.output, calls: 1 });
+    this.metrics.add({ project: e.project, agent: e.agent, provider: q.provider, model: q.model, priced: q.priced, version: q.version, cost: e.cost, costInput: e.costInput, costCached: e.costCached, costOutput: e.costOutput, input: e.input, cached: e.cachedInput, output: e.output, calls: 1 });
     this.metrics.runOutcome(e.project, e.agent, 'completed');
     this.inFlight.delete(e.runId);
     inst.genAiTokenUsage.record(e.input + e.cachedInput, { ...genAttrs, [sc.ATTR_GEN_AI_TOKEN_TYPE]: 'input' });
