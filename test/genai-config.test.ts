@@ -56,6 +56,27 @@ describe('genai collector config generated from the price book', () => {
     expect(genaiCollectorYaml(changed)).not.toBe(genaiCollectorYaml());
   });
 
+  it('prices a model with price history by the span start time, in the windows quote() uses', () => {
+    const src = editedSource((raw) => {
+      const e = raw.entries.find((x) => x.model === 'gpt-4o-mini') as Record<string, unknown>;
+      raw.entries.push({ ...e, output: 0.9, effective_from: '2027-01-01' });
+    });
+    const lines = pricingStatements(src).filter((s) => s.includes('"sagewai.genai.price.model": "gpt-4o-mini"'));
+    expect(lines).toHaveLength(2);
+    const jan1 = BigInt(Date.parse('2027-01-01T00:00:00Z')) * 1_000_000n;
+    // The old price until the new one starts (an open first entry also covers the time before it,
+    // as quote() has it); the new one from then on.
+    expect(lines[0]).toContain('"sagewai.genai.price.output": 600}');
+    expect(lines[0]).toMatch(new RegExp(`\\) and span\\.start_time_unix_nano < ${jan1}$`));
+    expect(lines[1]).toContain('"sagewai.genai.price.output": 900}');
+    expect(lines[1]).toMatch(new RegExp(`span\\.start_time_unix_nano >= ${jan1}$`));
+    // The backend's own lookup agrees at both sides of the change.
+    expect(src.book.quote('gpt-4o-mini', Date.parse('2026-12-31T23:59:59Z')).outputNusd).toBe(600);
+    expect(src.book.quote('gpt-4o-mini', Date.parse('2027-01-01T00:00:00Z')).outputNusd).toBe(900);
+    // A model with one open entry keeps no time condition: it prices every call, as quote() does.
+    expect(pricingStatements(src).find((s) => s.includes('"sagewai.genai.price.model": "gpt-4o"'))).not.toContain('start_time_unix_nano');
+  });
+
   it("never prices the built-in backend's spans, and reads the tenant attribute from the env with a default", () => {
     const first = pricingStatements(loadPriceSource())[0];
     expect(first).toContain('resource.attributes["service.name"] != "sagewai-admin"');

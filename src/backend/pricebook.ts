@@ -182,6 +182,24 @@ export class PriceBook {
     return out;
   }
 
+  /**
+   * Per model, when each of its entries is in effect, as `quote(model, at)` decides: an entry runs
+   * from its effective_from until its effective_to or the next entry's start, whichever is first;
+   * before the first entry, only an open-ended first entry applies. Bounds in epoch ms, null = open.
+   * Generated pricing elsewhere (the collector's, docs/genai.md) follows the same windows.
+   */
+  priceWindows(): Array<{ model: string; entry: PriceEntry; fromMs: number | null; toMs: number | null }> {
+    const out: Array<{ model: string; entry: PriceEntry; fromMs: number | null; toMs: number | null }> = [];
+    for (const [model, list] of this.byModel) {
+      list.forEach((t, k) => {
+        const next = list[k + 1];
+        const end = Math.min(t.to, next ? next.from : Number.POSITIVE_INFINITY);
+        out.push({ model, entry: t.entry, fromMs: k === 0 && !Number.isFinite(t.to) ? null : t.from, toMs: Number.isFinite(end) ? end : null });
+      });
+    }
+    return out;
+  }
+
   /** Every entry, history included. */
   allEntries(): PriceEntry[] {
     return [...this.byModel.values()].flat().map((t) => t.entry);

@@ -120,10 +120,14 @@ export function pricingStatements(src: GenaiPriceSource): string[] {
   // 5. Prices from the book, integer nano-USD per token; exact lookup (model id or alias).
   const aliasesOf = new Map<string, string[]>();
   for (const [alias, target] of Object.entries(src.aliases)) aliasesOf.set(target, [...(aliasesOf.get(target) ?? []), alias]);
-  for (const e of book.entries()) {
-    const q = book.quote(e.model);
-    const names = [e.model, ...(aliasesOf.get(e.model) ?? [])];
-    s.push(`merge_maps(span.attributes, {${priceMap(q.model, q.provider, q.inputNusd, q.cachedInputNusd, q.outputNusd)}}, "upsert") where ${PENDING} and (${names.map((n) => `${MODEL} == ${str(n)}`).join(' or ')})`);
+  // A model with price history gets one statement per window, chosen by the span's start time,
+  // so a call is priced at the price in effect when it was made (the windows quote() uses).
+  const nanos = (ms: number): string => (BigInt(ms) * 1_000_000n).toString();
+  for (const w of book.priceWindows()) {
+    const q = book.quote(w.model, w.fromMs ?? (w.toMs !== null ? w.toMs - 1 : Date.now()));
+    const names = [w.model, ...(aliasesOf.get(w.model) ?? [])];
+    const when = [w.fromMs !== null ? ` and span.start_time_unix_nano >= ${nanos(w.fromMs)}` : '', w.toMs !== null ? ` and span.start_time_unix_nano < ${nanos(w.toMs)}` : ''].join('');
+    s.push(`merge_maps(span.attributes, {${priceMap(q.model, q.provider, q.inputNusd, q.cachedInputNusd, q.outputNusd)}}, "upsert") where ${PENDING} and (${names.map((n) => `${MODEL} == ${str(n)}`).join(' or ')})${when}`);
   }
   for (const local of src.localProviders) {
     s.push(`merge_maps(span.attributes, {${priceMap('', local, 0, 0, 0)}}, "upsert") where ${PENDING} and IsMatch(${MODEL}, ${str(`^${reEscape(local)}/`)})`);
