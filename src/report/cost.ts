@@ -3,6 +3,7 @@ import { VictoriaMetricsClient, type InstantSample } from '../clients/victoria-m
 import { UserError } from '../errors.js';
 import { COST_DIMENSIONS, getEntry, renderExpr, type CostDimension } from '../queries/index.js';
 import { parseDuration } from '../settings.js';
+import { coveredHours, queryViaRecorded, recordedRules, ruleFor, type RecordedSpan } from './cost-recorded.js';
 
 /**
  * The finance report: spend, tokens and calls per group over a window, read from VictoriaMetrics
@@ -37,6 +38,8 @@ export interface CostReport {
   source: string;
   /** Catalog ids of the queries the numbers came from. */
   queries: string[];
+  /** The whole hours summed from the hourly recording rules (the rest from the raw counters), or null when every number came from the raw counters. */
+  recorded: RecordedSpan | null;
   rows: CostRow[];
   total: Omit<CostRow, 'group' | 'labels' | 'share'>;
 }
@@ -82,6 +85,8 @@ export interface CostReportOptions {
   project?: string | undefined;
   /** Needed for --by token-type, where cost is priced per model from token counts. */
   priceBook?: PriceBook;
+  /** Read whole hours from the hourly recording rules when they cover them (default true); false = raw counters only. */
+  recorded?: boolean;
 }
 
 export async function buildCostReport(vm: VictoriaMetricsClient, opts: CostReportOptions): Promise<CostReport> {
@@ -106,12 +111,20 @@ export async function buildCostReport(vm: VictoriaMetricsClient, opts: CostRepor
     else if (type === 'cached_input') r.cached_input_tokens += n;
   };
 
+  // The raw queries' window: whole seconds ending at `to` (rangeOf), the recorded path splits the same one.
+  const window = { from: new Date(opts.window.to.getTime() - Number(render.range.slice(0, -1)) * 1000), to: opts.window.to };
+  const entries = opts.by === 'token-type' ? [getEntry('cost.by_token_type')] : [getEntry(`cost.by_${opts.by}`), getEntry(`tokens.by_${opts.by}`), getEntry(`calls.by_${opts.by}`)];
+  const span = opts.recorded !== false && entries.every((e) => ruleFor(e) !== undefined) ? await coveredHours(vm, window) : null;
+  const run = async (e: (typeof entries)[number]): Promise<InstantSample[]> =>
+    (span ? await queryViaRecorded(vm, e, span, window, opts.project) : null) ?? vm.query(renderExpr(e, render), at);
+  const recorded: RecordedSpan | null = span ? { ...span, rules: recordedRules(entries) } : null;
+
   let queries: string[];
   if (opts.by === 'token-type') {
-    const entry = getEntry('cost.by_token_type');
+    const entry = entries[0] as (typeof entries)[number];
     queries = [entry.id];
     const book = opts.priceBook ?? PriceBook.load();
-    const samples = await vm.query(renderExpr(entry, render), at);
+    const samples = await run(entry);
     for (const s of samples) {
       const type = s.metric.gen_ai_token_type;
       const model = s.metric.gen_ai_request_model ?? '';
@@ -128,12 +141,8 @@ export async function buildCostReport(vm: VictoriaMetricsClient, opts: CostRepor
       }
     }
   } else {
-    const key = opts.by;
-    const cost = getEntry(`cost.by_${key}`);
-    const tokens = getEntry(`tokens.by_${key}`);
-    const calls = getEntry(`calls.by_${key}`);
-    queries = [cost.id, tokens.id, calls.id];
-    const [c, t, k] = await Promise.all([cost, tokens, calls].map((e) => vm.query(renderExpr(e, render), at))) as [InstantSample[], InstantSample[], InstantSample[]];
+    queries = entries.map((e) => e.id);
+    const [c, t, k] = await Promise.all(entries.map(run)) as [InstantSample[], InstantSample[], InstantSample[]];
     for (const s of c) row(s.metric).cost_usd += s.value;
     for (const s of t) addTokens(row(s.metric), s.metric.gen_ai_token_type, Math.round(s.value));
     for (const s of k) {
@@ -170,6 +179,7 @@ export async function buildCostReport(vm: VictoriaMetricsClient, opts: CostRepor
     currency: 'USD',
     source: vm.baseUrl,
     queries,
+    recorded,
     rows: list,
     total,
   };
