@@ -17,7 +17,7 @@ const BENCHES = [
   ['hud-frame', 120],
   ['first-data', 300],
   ['throughput', 420],
-  ['cost-report', 600],
+  ['cost-report', 1200],
   ['memory', 420],
   ['agreement', 900],
 ];
