@@ -80,7 +80,7 @@ await main('first-data', async () => {
       title: 'time to first data: up → first cost visible via catalog',
       unit: 's',
       values: totals,
-      target: { op: '<=', value: 10 },
+      target: { op: '<=', value: 5 },
       measured: `median parts: up ${m('upSeconds')} s, serve ${m('serveSeconds')} s, setup + first run ${m('setupAndFirstRunSeconds')} s, run → visible in VictoriaMetrics ${m('untilVisibleSeconds')} s`,
       how: `${REPEATS} repeats; each: fresh state, \`up --runtime native\` (cached binaries) as a CLI process, \`serve\` with telemetry on (2 s metric export), 1 project + agent + run, then kpi.spend_total polled every 250 ms without force-flush`,
       extra: { parts },

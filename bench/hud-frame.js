@@ -98,7 +98,7 @@ await main('hud-frame', async () => {
       title: 'HUD frame, 1,000 agents + 100 workers (live redraw)',
       unit: 'ms',
       values: m.perRepeat,
-      target: { op: '<=', value: 16 },
+      target: { op: '<=', value: 8 },
       measured: `assemble ${median(m.assemble)} ms + render ${median(m.render)} ms per frame (median of repeats), one Ink instance kept across frames as in the interactive HUD`,
       how,
       extra: { assembleMs: m.assemble, renderMs: m.render },

@@ -18,7 +18,7 @@ const BENCHES = [
   ['first-data', 300],
   ['throughput', 420],
   ['replicas', 420],
-  ['cost-report', 600],
+  ['cost-report', 1200],
   ['memory', 420],
   ['agreement', 900],
 ];

@@ -55,8 +55,10 @@ describe('assets/vmalert (rules generated from the catalog)', () => {
   });
 
   it('records hourly cost, token and call totals per project and model', () => {
-    expect(RECORDING_RULES.map((r) => r.record)).toEqual(['project_model:sagewai_llm_cost_usd:increase1h', 'project_model_type:sagewai_llm_tokens:increase1h', 'project_model:sagewai_llm_calls:increase1h']);
-    for (const r of RECORDING_RULES) {
+    expect(RECORDING_RULES.map((r) => r.record)).toEqual(['project_model:sagewai_llm_cost_usd:increase1h', 'project_model_type:sagewai_llm_tokens:increase1h', 'project_model:sagewai_llm_calls:increase1h', 'sagewai_cost_hourly:evaluated:1h']);
+    // The evaluation marker: one sample per evaluation, usage or not (cost checks the hours it covers).
+    expect(RECORDING_RULES.find((r) => r.from === null)?.expr).toBe('vector(1)');
+    for (const r of RECORDING_RULES.filter((x) => x.from !== null)) {
       expect(r.expr, r.record).toMatch(/^sum by \(sagewai_project_id, gen_ai_request_model[,)]/);
       expect(r.expr, r.record).toContain('[1h]');
     }

@@ -36,6 +36,7 @@ const report: CostReport = {
   currency: 'USD',
   source: 'http://127.0.0.1:8428',
   queries: ['cost.by_model'],
+  recorded: null,
   rows: [
     { group: 'claude-sonnet-4-6', labels: {}, cost_usd: 0.123456789, share: 1, input_tokens: 1000, output_tokens: 200, cached_input_tokens: 50, calls: 3, unpriced_calls: 0 },
     { group: 'odd,"model"', labels: {}, cost_usd: 0, share: 0, input_tokens: 10, output_tokens: 2, cached_input_tokens: 0, calls: 2, unpriced_calls: 2 },

@@ -91,8 +91,10 @@ describe('native component configuration', () => {
     const vm = commandLine('victoria-metrics', DEFAULT_PORTS, '/data');
     expect(vm).toContain('-httpListenAddr=127.0.0.1:8428');
     expect(vm).toContain('-search.latencyOffset=1s');
-    // Not -storage.cacheSizeIndexDBTagFilters=1 until it is re-tested (docs/stack.md → Freshness).
-    expect(vm.some((a) => a.startsWith('-storage.cacheSizeIndexDBTagFilters'))).toBe(false);
+    // No cached "no series" answer hides a new tenant's first samples (docs/stack.md → Freshness).
+    expect(vm).toContain('-storage.cacheSizeIndexDBTagFilters=1');
+    // vmalert re-recording an hour after a restart must not count twice in `cost` (docs/alerts.md).
+    expect(vm).toContain('-dedup.minScrapeInterval=1ms');
     expect(commandLine('victoria-logs', DEFAULT_PORTS, '/data')).toContain('-httpListenAddr=127.0.0.1:9428');
   });
   it('the collector config reads every address from the env vars the runtime sets, and never the default 0.0.0.0:8888', () => {

@@ -20,6 +20,7 @@ export default class Cost extends BaseCommand<typeof Cost> {
     since: Flags.string({ description: 'Window ending at --to (or now): 30m, 24h, 7d [default: 24h]', env: 'SAGEWAI_OBS_SINCE' }),
     from: Flags.string({ description: 'Window start (ISO time or unix seconds)', env: 'SAGEWAI_OBS_FROM' }),
     to: Flags.string({ description: 'Window end (ISO time or unix seconds) [default: now]', env: 'SAGEWAI_OBS_TO' }),
+    raw: Flags.boolean({ description: 'Read only the raw counters. By default whole hours of a long window come from the hourly recording rules when vmalert recorded every one of them (same numbers, far fewer samples); --json says which hours under "recorded"', default: false }),
     format: Flags.string({ description: 'Output format (--json is the same as --format json)', options: ['table', 'json', 'csv'], default: 'table', env: 'SAGEWAI_OBS_COST_FORMAT' }),
     ...projectFlag,
     ...endpointFlags,
@@ -30,7 +31,7 @@ export default class Cost extends BaseCommand<typeof Cost> {
     const window = resolveWindow({ since: f.since, from: f.from, to: f.to });
     const endpoints = resolveEndpoints(f);
     const vm = new VictoriaMetricsClient(endpoints.vmUrl);
-    const report = await buildCostReport(vm, { by: f.by as CostDimension, window, project: f.project });
+    const report = await buildCostReport(vm, { by: f.by as CostDimension, window, project: f.project, recorded: !f.raw });
     if (this.jsonEnabled()) return report;
     const format = f.format as OutputFormat;
     if (format === 'json') this.logJson(report);

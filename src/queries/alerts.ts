@@ -11,8 +11,8 @@ export interface RecordingRule {
   /** Prometheus naming: level:metric:operation (labels kept : counter without _total : window). */
   record: string;
   expr: string;
-  /** The catalog entry the expression is, rendered over one hour for every project. */
-  from: string;
+  /** The catalog entry the expression is, rendered over one hour for every project (none for the evaluation marker). */
+  from: string | null;
   help: string;
 }
 
@@ -58,6 +58,9 @@ export const LATENCY_P95_SECONDS = 5;
 
 const BUDGET_SUMMARY = '{{ $labels.sagewai_budget_scope }} budget {{ $labels.sagewai_budget_subject }} of project {{ $labels.sagewai_project_id }} ({{ $labels.sagewai_budget_window }})';
 
+/** The hourly group's evaluation marker (src/report/cost-recorded.ts checks the hours it covers). */
+export const HOURLY_EVALUATED = 'sagewai_cost_hourly:evaluated:1h';
+
 export const RECORDING_RULES: readonly RecordingRule[] = [
   {
     record: 'project_model:sagewai_llm_cost_usd:increase1h',
@@ -76,6 +79,12 @@ export const RECORDING_RULES: readonly RecordingRule[] = [
     expr: everyProject('calls.by_project_model', '1h'),
     from: 'calls.by_project_model',
     help: 'LLM calls per project, model and priced flag in the hour before each evaluation.',
+  },
+  {
+    record: HOURLY_EVALUATED,
+    expr: 'vector(1)',
+    from: null,
+    help: 'One sample per evaluation of the group, even in an hour without usage: `cost` sums the hourly totals only over hours that have exactly one (no gap, no duplicate), else it reads the raw counters.',
   },
 ];
 

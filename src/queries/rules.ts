@@ -25,7 +25,7 @@ function groupYaml(g: RuleGroup): Record<string, unknown> {
             labels: { severity: r.severity },
             annotations: { summary: r.summary, runbook: r.runbook, catalog: r.from.join(', ') },
           }
-        : { record: r.record, expr: r.expr, labels: { sagewai_catalog: r.from } },
+        : { record: r.record, expr: r.expr, ...(r.from !== null ? { labels: { sagewai_catalog: r.from } } : {}) },
     ),
   };
 }

@@ -3,6 +3,7 @@ import { VictoriaMetricsClient, type InstantSample } from '../clients/victoria-m
 import { UserError } from '../errors.js';
 import { COST_DIMENSIONS, getEntry, renderExpr, type CostDimension } from '../queries/index.js';
 import { parseDuration } from '../settings.js';
+import { coveredHours, queryViaRecorded, recordedRules, ruleFor, type RecordedSpan } from './cost-recorded.js';
 
 /**
  * The finance report: spend, tokens and calls per group over a window, read from VictoriaMetrics
@@ -37,6 +38,8 @@ export interface CostReport {
   source: string;
   /** Catalog ids of the queries the numbers came from. */
   queries: string[];
+  /** The whole hours summed from the hourly recording rules (the rest from the raw counters), or null when every number came from the raw counters. */
+  recorded: RecordedSpan | null;
   rows: CostRow[];
   total: Omit<CostRow, 'group' | 'labels' | 'share'>;
 }
@@ -82,6 +85,8 @@ export interface CostReportOptions {
   project?: string | undefined;
   /** Unused since spend by token type has its own counter; kept so callers that pass a book still compile. */
   priceBook?: PriceBook;
+  /** Read whole hours from the hourly recording rules when they cover them (default true); false = raw counters only. */
+  recorded?: boolean;
 }
 
 export async function buildCostReport(vm: VictoriaMetricsClient, opts: CostReportOptions): Promise<CostReport> {
@@ -106,14 +111,21 @@ export async function buildCostReport(vm: VictoriaMetricsClient, opts: CostRepor
     else if (type === 'cached_input') r.cached_input_tokens += n;
   };
 
+  // The raw queries' window: whole seconds ending at `to` (rangeOf), the recorded path splits the same one.
+  const window = { from: new Date(opts.window.to.getTime() - Number(render.range.slice(0, -1)) * 1000), to: opts.window.to };
+  const key = opts.by.replace('-', '_');
+  const entries = opts.by === 'token-type' ? [getEntry('cost.by_token_type'), getEntry('tokens.by_token_type'), getEntry('tokens.unpriced_by_token_type')] : [getEntry(`cost.by_${key}`), getEntry(`tokens.by_${key}`), getEntry(`calls.by_${key}`)];
+  const span = opts.recorded !== false && entries.every((e) => ruleFor(e) !== undefined) ? await coveredHours(vm, window) : null;
+  const run = async (e: (typeof entries)[number]): Promise<InstantSample[]> =>
+    (span ? await queryViaRecorded(vm, e, span, window, opts.project) : null) ?? vm.query(renderExpr(e, render), at);
+  const recorded: RecordedSpan | null = span ? { ...span, rules: recordedRules(entries) } : null;
+
   let queries: string[];
   if (opts.by === 'token-type') {
     // Spend per type from the ledger-backed per-type counter: each call at the price it was charged.
-    const cost = getEntry('cost.by_token_type');
-    const tokens = getEntry('tokens.by_token_type');
-    const unpriced = getEntry('tokens.unpriced_by_token_type');
-    queries = [cost.id, tokens.id, unpriced.id];
-    const [c, t, u] = (await Promise.all([cost, tokens, unpriced].map((e) => vm.query(renderExpr(e, render), at)))) as [InstantSample[], InstantSample[], InstantSample[]];
+    const [cost, tokens, unpriced] = entries as [(typeof entries)[number], (typeof entries)[number], (typeof entries)[number]];
+    queries = entries.map((e) => e.id);
+    const [c, t, u] = (await Promise.all([cost, tokens, unpriced].map(run))) as [InstantSample[], InstantSample[], InstantSample[]];
     const typed = (metric: Record<string, string>): CostRow => {
       const r = row(metric);
       r.calls = null;
@@ -125,12 +137,8 @@ export async function buildCostReport(vm: VictoriaMetricsClient, opts: CostRepor
     for (const s of t) addTokens(typed(s.metric), s.metric.gen_ai_token_type, Math.round(s.value));
     for (const s of u) typed(s.metric).unpriced_tokens! += Math.round(s.value);
   } else {
-    const key = opts.by.replace('-', '_');
-    const cost = getEntry(`cost.by_${key}`);
-    const tokens = getEntry(`tokens.by_${key}`);
-    const calls = getEntry(`calls.by_${key}`);
-    queries = [cost.id, tokens.id, calls.id];
-    const [c, t, k] = await Promise.all([cost, tokens, calls].map((e) => vm.query(renderExpr(e, render), at))) as [InstantSample[], InstantSample[], InstantSample[]];
+    queries = entries.map((e) => e.id);
+    const [c, t, k] = await Promise.all(entries.map(run)) as [InstantSample[], InstantSample[], InstantSample[]];
     for (const s of c) row(s.metric).cost_usd += s.value;
     for (const s of t) addTokens(row(s.metric), s.metric.gen_ai_token_type, Math.round(s.value));
     for (const s of k) {
@@ -167,6 +175,7 @@ export async function buildCostReport(vm: VictoriaMetricsClient, opts: CostRepor
     currency: 'USD',
     source: vm.baseUrl,
     queries,
+    recorded,
     rows: list,
     total,
   };
