@@ -97,10 +97,15 @@ describe('stack components die under load', () => {
     const selector = '{__name__=~"sagewai_llm_cost_usd_total|sagewai_llm_tokens_total", sagewai_project_id=~"f2-.*"}';
     const load = startLoad(client, tenants, { concurrency: 2, maxRuns: 3000, maxMs: 120_000, pauseMs: 20 });
     await waitForAcked(load, 20);
-    await sleep(4000);
-    // What VictoriaMetrics holds well before the kill, and (flushed) just before it.
-    await vmForceFlush(stack.endpoints.vmUrl);
-    const early = await exportSamples(stack.endpoints.vmUrl, selector, from, new Date());
+    // What VictoriaMetrics holds well before the kill (a few scrapes' worth: polled, since a busy
+    // machine scrapes late), and (flushed) just before it.
+    let early: Awaited<ReturnType<typeof exportSamples>> = [];
+    const earlyDeadline = Date.now() + 30_000;
+    do {
+      await sleep(2000);
+      await vmForceFlush(stack.endpoints.vmUrl);
+      early = await exportSamples(stack.endpoints.vmUrl, selector, from, new Date());
+    } while (early.reduce((n, s) => n + s.timestamps.length, 0) <= 10 && Date.now() < earlyDeadline);
     await sleep(22_000);
     await vmForceFlush(stack.endpoints.vmUrl);
     const before = await exportSamples(stack.endpoints.vmUrl, selector, from, new Date());
