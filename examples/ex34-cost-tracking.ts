@@ -154,7 +154,7 @@ export async function run(options: ExampleOptions & { whatIfModel?: string }): P
             const m = s.metric.gen_ai_request_model ?? '';
             catalogModel.set(m, (catalogModel.get(m) ?? 0) + s.value);
           }
-          for (const s of await vm.query(renderExpr(getEntry('cost.by_token_type'), { project: p, range }), { time: now / 1000 })) {
+          for (const s of await vm.query(renderExpr(getEntry('tokens.by_model'), { project: p, range }), { time: now / 1000 })) {
             const m = s.metric.gen_ai_request_model ?? '';
             const t = s.metric.gen_ai_token_type ?? '';
             const inner = catalogTokens.get(m) ?? new Map<string, number>();
