@@ -3,15 +3,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { UserError } from '../errors.js';
-import { agentValues, type AgentInput, type AgentRow, type AgentStore } from './areas/agents.js';
-import { costRowOf, type AnalyticsStore, type CostRow } from './areas/analytics.js';
+import type { AgentInput, AgentRow, AgentStore } from './areas/agents.js';
+import type { AnalyticsStore, CostRow } from './areas/analytics.js';
 import type { AuthStore } from './areas/auth.js';
 import type { BudgetStore } from './areas/budgets.js';
 import { GENESIS_HASH, type ClosedMonthRow, type FinanceStore, type MonthTotal, type StoredBook } from './areas/finance.js';
 import type { FleetStore, TaskRow, WorkerRow } from './areas/fleet.js';
 import type { LiveStore } from './areas/live.js';
 import type { ProjectRow, ProjectStore } from './areas/projects.js';
-import { ledgerValues, type LedgerEntry, type RunFilter, type RunStart, type RunStore } from './areas/runs.js';
+import type { LedgerEntry, RunFilter, RunStart, RunStore } from './areas/runs.js';
 import { windowEnd, windowStart, type BudgetRow, type ReserveResult, type Scope, type Subjects, type ThresholdCrossing } from './budgets.js';
 import { HttpError } from './http.js';
 import type { LedgerAggregate } from './ledger-metrics.js';
@@ -262,7 +262,23 @@ export class PgRunStore implements RunStore {
     // whose answer was lost write nothing twice.
     return this.db.txRetrying(async (q) => {
       const ins = await q(`INSERT INTO ledger (${LEDGER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT (run_id) DO NOTHING`, [
-        ...ledgerValues(e),
+        e.runId,
+        e.project,
+        e.agent,
+        e.user,
+        e.team,
+        e.quote.provider,
+        e.quote.model,
+        e.input,
+        e.cachedInput,
+        e.output,
+        e.cost,
+        e.costInput,
+        e.costCached,
+        e.costOutput,
+        e.quote.version,
+        e.quote.priced ? 1 : 0,
+        e.at,
         this.owners.id,
       ]);
       if ((ins.rowCount ?? 0) > 0) {
@@ -481,7 +497,16 @@ export class PgAgentStore implements AgentStore {
   async insert(project: string, a: AgentInput, now: number): Promise<boolean> {
     return (
       (await this.db.count('INSERT INTO agents (project, name, model, system_prompt, strategy, temperature, tools, metadata, max_output_tokens, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING', [
-        ...agentValues(project, a, now),
+        project,
+        a.name,
+        a.model,
+        a.system_prompt,
+        a.strategy,
+        a.temperature,
+        JSON.stringify(a.tools),
+        JSON.stringify(a.metadata),
+        a.max_output_tokens,
+        now,
       ])) > 0
     );
   }
@@ -499,7 +524,18 @@ export class PgAnalyticsStore implements AnalyticsStore {
     }
     const sel = [...f.keys, 'SUM(cost_nusd) AS cost', 'SUM(input_cost_nusd) AS c_in', 'SUM(cached_cost_nusd) AS c_cached', 'SUM(output_cost_nusd) AS c_out', 'SUM(input_tokens) AS input', 'SUM(cached_input_tokens) AS cached', 'SUM(output_tokens) AS output', 'COUNT(*) AS calls', 'COUNT(*) FILTER (WHERE priced = 0) AS unpriced'];
     const rows = await this.db.rows<Record<string, string | number | null>>(`SELECT ${sel.join(', ')} FROM ledger WHERE ${where.join(' AND ')}${f.keys.length ? ` GROUP BY ${f.keys.join(', ')} ORDER BY cost DESC` : ''}`, args);
-    return rows.map((r) => costRowOf(r, f.keys));
+    return rows.map((r) => ({
+      keys: Object.fromEntries(f.keys.map((k) => [k, r[k] as string | null])),
+      cost: Number(r.cost ?? 0),
+      c_in: Number(r.c_in ?? 0),
+      c_cached: Number(r.c_cached ?? 0),
+      c_out: Number(r.c_out ?? 0),
+      input: Number(r.input ?? 0),
+      cached: Number(r.cached ?? 0),
+      output: Number(r.output ?? 0),
+      calls: Number(r.calls),
+      unpriced: Number(r.unpriced ?? 0),
+    }));
   }
 }
 

@@ -42,7 +42,18 @@ export class SqliteAgentStore implements AgentStore {
   }
   insert(project: string, a: AgentInput, now: number): boolean {
     return (
-      this.sql('INSERT OR IGNORE INTO agents (project, name, model, system_prompt, strategy, temperature, tools, metadata, max_output_tokens, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(...agentValues(project, a, now)).changes > 0
+      this.sql('INSERT OR IGNORE INTO agents (project, name, model, system_prompt, strategy, temperature, tools, metadata, max_output_tokens, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
+        project,
+        a.name,
+        a.model,
+        a.system_prompt,
+        a.strategy,
+        a.temperature,
+        JSON.stringify(a.tools),
+        JSON.stringify(a.metadata),
+        a.max_output_tokens,
+        now,
+      ).changes > 0
     );
   }
 }
@@ -77,9 +88,4 @@ export class Agents {
       }),
     ];
   }
-}
-
-/** An agent row's values in the column order both engines insert (project … created_at). */
-export function agentValues(project: string, a: AgentInput, now: number): Array<string | number> {
-  return [project, a.name, a.model, a.system_prompt, a.strategy, a.temperature, JSON.stringify(a.tools), JSON.stringify(a.metadata), a.max_output_tokens, now];
 }

@@ -42,7 +42,18 @@ export class SqliteAnalyticsStore implements AnalyticsStore {
     }
     const sql = `SELECT ${[...sel, 'SUM(cost_nusd) AS cost', 'SUM(input_cost_nusd) AS c_in', 'SUM(cached_cost_nusd) AS c_cached', 'SUM(output_cost_nusd) AS c_out', 'SUM(input_tokens) AS input', 'SUM(cached_input_tokens) AS cached', 'SUM(output_tokens) AS output', 'COUNT(*) AS calls', 'SUM(priced = 0) AS unpriced'].join(', ')} FROM ledger WHERE ${where.join(' AND ')}${f.keys.length ? ` GROUP BY ${f.keys.join(', ')} ORDER BY cost DESC` : ''}`;
     type Row = Record<string, string | number | null>;
-    return (this.sql(sql).all(...args) as Row[]).map((r) => costRowOf(r, f.keys));
+    return (this.sql(sql).all(...args) as Row[]).map((r) => ({
+      keys: Object.fromEntries(f.keys.map((k) => [k, r[k] as string | null])),
+      cost: Number(r.cost ?? 0),
+      c_in: Number(r.c_in ?? 0),
+      c_cached: Number(r.c_cached ?? 0),
+      c_out: Number(r.c_out ?? 0),
+      input: Number(r.input ?? 0),
+      cached: Number(r.cached ?? 0),
+      output: Number(r.output ?? 0),
+      calls: Number(r.calls),
+      unpriced: Number(r.unpriced ?? 0),
+    }));
   }
 }
 
@@ -92,20 +103,4 @@ export class Analytics {
       }),
     ];
   }
-}
-
-/** One grouped ledger sum as both engines return it (numbers may arrive as strings from PostgreSQL). */
-export function costRowOf(r: Record<string, string | number | null>, keys: readonly string[]): CostRow {
-  return {
-    keys: Object.fromEntries(keys.map((k) => [k, r[k] as string | null])),
-    cost: Number(r.cost ?? 0),
-    c_in: Number(r.c_in ?? 0),
-    c_cached: Number(r.c_cached ?? 0),
-    c_out: Number(r.c_out ?? 0),
-    input: Number(r.input ?? 0),
-    cached: Number(r.cached ?? 0),
-    output: Number(r.output ?? 0),
-    calls: Number(r.calls),
-    unpriced: Number(r.unpriced ?? 0),
-  };
 }

@@ -126,7 +126,25 @@ export class SqliteRunStore implements RunStore {
   complete(e: LedgerEntry, reservationId: string): ThresholdCrossing[] {
     return this.db.transaction(() => {
       // The ledger's triggers add this row to budget_spend in this same transaction (store.ts).
-      this.sql('INSERT INTO ledger (run_id, project, agent, user_name, team, provider, model, input_tokens, cached_input_tokens, output_tokens, cost_nusd, input_cost_nusd, cached_cost_nusd, output_cost_nusd, pricebook_version, priced, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(...ledgerValues(e));
+      this.sql('INSERT INTO ledger (run_id, project, agent, user_name, team, provider, model, input_tokens, cached_input_tokens, output_tokens, cost_nusd, input_cost_nusd, cached_cost_nusd, output_cost_nusd, pricebook_version, priced, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
+        e.runId,
+        e.project,
+        e.agent,
+        e.user,
+        e.team,
+        e.quote.provider,
+        e.quote.model,
+        e.input,
+        e.cachedInput,
+        e.output,
+        e.cost,
+        e.costInput,
+        e.costCached,
+        e.costOutput,
+        e.quote.version,
+        e.quote.priced ? 1 : 0,
+        e.at,
+      );
       this.sql("UPDATE runs SET status = 'completed', completed_at = ?, input_tokens = ?, cached_input_tokens = ?, output_tokens = ?, cost_nusd = ? WHERE id = ?").run(e.at, e.input, e.cachedInput, e.output, e.cost, e.runId);
       this.budgets.release(reservationId);
       return this.budgets.crossings({ project: e.project, user: e.user ?? undefined, team: e.team ?? undefined }, e.at);
@@ -412,9 +430,4 @@ export class Runs {
       }),
     ];
   }
-}
-
-/** A ledger row's values in the column order both engines insert (run_id … created_at). */
-export function ledgerValues(e: LedgerEntry): Array<string | number | null> {
-  return [e.runId, e.project, e.agent, e.user ?? null, e.team ?? null, e.quote.provider, e.quote.model, e.input, e.cachedInput, e.output, e.cost, e.costInput, e.costCached, e.costOutput, e.quote.version, e.quote.priced ? 1 : 0, e.at];
 }
