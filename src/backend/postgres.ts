@@ -3,6 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { UserError } from '../errors.js';
+// Only types from the area modules: importing their values would evaluate instruments.ts here,
+// before serve starts the OpenTelemetry SDK (it opens the store first), and the metrics API has no
+// proxy, so every instrument would stay a no-op (seen: a replica exporting no metrics at all).
 import type { AgentInput, AgentRow, AgentStore } from './areas/agents.js';
 import type { AnalyticsStore, CostRow } from './areas/analytics.js';
 import type { AuthStore } from './areas/auth.js';
