@@ -1,53 +1,28 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { logs } from '@opentelemetry/api-logs';
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendApiError, BackendClient } from '../src/clients/backend.js';
+import { runCommand, startInProcessBackend, type CommandResult, type InProcessBackend } from './helpers/in-process.js';
 
 // `budget delete` end to end in-process: the backend route (204, 404, audited, the cap stops
 // applying) and the thin CLI command over it. The log provider is registered before the backend
 // modules load, as `serve` does, so the audit record can be read back.
 const logExporter = new InMemoryLogRecordExporter();
 logs.setGlobalLoggerProvider(new LoggerProvider({ processors: [new SimpleLogRecordProcessor({ exporter: logExporter })] }));
-const { startBackend } = await import('../src/backend/server.js');
-const { openStore } = await import('../src/backend/store.js');
-const { PriceBook } = await import('../src/backend/pricebook.js');
 const { default: BudgetDelete } = await import('../src/commands/budget/delete.js');
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-let dir: string;
-let backend: Awaited<ReturnType<typeof startBackend>>;
+let b: InProcessBackend;
+let backend: InProcessBackend['backend'];
 let token: string;
 let op: BackendClient;
 const CALL = { agent_name: 'a', message: 'x', user: 'intern', simulate: { input_tokens: 1000, output_tokens: 1000 } };
-
-async function runCmd(argv: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-  let stdout = '';
-  let stderr = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((stdout += String(c)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((stderr += String(c)), true));
-  process.exitCode = undefined;
-  try {
-    await BudgetDelete.run([...argv, '--backend-url', backend.url, '--token', token, '--state-dir', dir], root);
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-  const exitCode = Number(process.exitCode ?? 0);
-  process.exitCode = undefined;
-  return { stdout, stderr, exitCode };
-}
+const runCmd = (argv: string[]): Promise<CommandResult> => runCommand(BudgetDelete, argv, b);
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sgo-budget-delete-'));
-  const store = openStore(path.join(dir, 'data'));
-  token = store.operatorToken;
-  backend = await startBackend({ db: store.db, instanceId: store.instanceId, version: 'test', priceBook: PriceBook.load(), seed: 1, failureRates: { rate_limit: 0, timeout: 0, server_error: 0 }, latencyScale: 0, workerLostAfterMs: 60_000, telemetryEnabled: true });
-  op = new BackendClient({ baseUrl: backend.url, token });
+  b = await startInProcessBackend({ prefix: 'budget-delete', telemetryEnabled: true });
+  ({ backend, token } = b);
+  op = new BackendClient({ baseUrl: b.url, token });
   for (const p of ['acme', 'other']) {
     await op.createProject({ slug: p, name: p });
     await op.createAgent(p, { name: 'a', model: 'gpt-4o' });
@@ -56,8 +31,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await op.close();
-  await backend.close();
-  fs.rmSync(dir, { recursive: true, force: true });
+  await b.close();
 });
 
 describe('DELETE /api/v1/budget/limits/{id}', () => {

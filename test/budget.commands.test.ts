@@ -1,45 +1,17 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { PriceBook } from '../src/backend/pricebook.js';
-import { startBackend, type RunningBackend } from '../src/backend/server.js';
-import { openStore } from '../src/backend/store.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import BudgetList from '../src/commands/budget/list.js';
 import BudgetSet from '../src/commands/budget/set.js';
 import BudgetStatus from '../src/commands/budget/status.js';
 import { BackendClient } from '../src/clients/backend.js';
+import { runCommand, startInProcessBackend, type CommandResult, type InProcessBackend } from './helpers/in-process.js';
 
 // The budget commands in-process against a real backend on port 0.
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-let dir: string;
-let backend: RunningBackend;
-let token: string;
-
-async function runCmd(cmd: { run(argv: string[], opts: string): Promise<unknown> }, argv: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-  let stdout = '';
-  let stderr = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((stdout += String(c)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((stderr += String(c)), true));
-  process.exitCode = undefined;
-  try {
-    await cmd.run([...argv, '--backend-url', backend.url, '--token', token, '--state-dir', dir], root);
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-  const exitCode = Number(process.exitCode ?? 0);
-  process.exitCode = undefined;
-  return { stdout, stderr, exitCode };
-}
+let b: InProcessBackend;
+const runCmd = (cmd: Parameters<typeof runCommand>[0], argv: string[]): Promise<CommandResult> => runCommand(cmd, argv, b);
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sgo-budget-cmd-'));
-  const store = openStore(path.join(dir, 'data'));
-  token = store.operatorToken;
-  backend = await startBackend({ db: store.db, instanceId: store.instanceId, version: 'test', priceBook: PriceBook.load(), seed: 1, failureRates: { rate_limit: 0, timeout: 0, server_error: 0 }, latencyScale: 0, workerLostAfterMs: 60_000, telemetryEnabled: false });
-  const c = new BackendClient({ baseUrl: backend.url, token });
+  b = await startInProcessBackend({ prefix: 'budget-cmd' });
+  const c = new BackendClient({ baseUrl: b.url, token: b.token });
   await c.createProject({ slug: 'acme', name: 'Acme' });
   await c.createAgent('acme', { name: 'a', model: 'gpt-4o' });
   await c.run('acme', { agent_name: 'a', message: 'x', user: 'intern', simulate: { input_tokens: 1000, output_tokens: 1000 } });
@@ -47,8 +19,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await backend.close();
-  fs.rmSync(dir, { recursive: true, force: true });
+  await b.close();
 });
 
 describe('budget set | list | status', () => {

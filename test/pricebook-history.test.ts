@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Finance } from '../src/backend/areas/finance.js';
 import { PriceHistory } from '../src/backend/price-history.js';
 import { PriceBook, PriceBookError } from '../src/backend/pricebook.js';
@@ -10,6 +9,7 @@ import { startBackend, type RunningBackend } from '../src/backend/server.js';
 import { openStore, type OpenedStore } from '../src/backend/store.js';
 import { BackendApiError, BackendClient } from '../src/clients/backend.js';
 import CostClose from '../src/commands/cost/close.js';
+import { runCommand, type CommandResult } from './helpers/in-process.js';
 import PricesImport from '../src/commands/prices/import.js';
 import PricesList from '../src/commands/prices/list.js';
 
@@ -17,7 +17,6 @@ import PricesList from '../src/commands/prices/list.js';
  * The price book with history: lookups by time, every refusal with the line of the file at fault,
  * and the backend pricing calls before and after an imported book takes effect; closed months.
  */
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** A book as file text, one entry per line, so each refusal's line is known independently of the parser. */
 function bookText(o: { version?: string; effective_from?: string; currency?: string; entries: string[] }): string {
@@ -140,22 +139,7 @@ let store: OpenedStore;
 let backend: RunningBackend;
 let client: BackendClient;
 
-async function runCmd(cmd: { run(argv: string[], opts: string): Promise<unknown> }, argv: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-  let stdout = '';
-  let stderr = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((stdout += String(c)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((stderr += String(c)), true));
-  process.exitCode = undefined;
-  try {
-    await cmd.run([...argv, '--backend-url', backend.url, '--token', store.operatorToken, '--state-dir', dir], root);
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-  const exitCode = Number(process.exitCode ?? 0);
-  process.exitCode = undefined;
-  return { stdout, stderr, exitCode };
-}
+const runCmd = (cmd: Parameters<typeof runCommand>[0], argv: string[]): Promise<CommandResult> => runCommand(cmd, argv, { url: backend.url, token: store.operatorToken, dir });
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sgo-prices-'));
