@@ -1,31 +1,15 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { App, type RunSink } from '../src/backend/app.js';
-import { openPostgres, type OpenedPostgres } from '../src/backend/postgres.js';
 import { PriceBook } from '../src/backend/pricebook.js';
-import { startTestPostgres, type TestPostgres } from './helpers/postgres.js';
+import { postgresReplicas } from './helpers/postgres.js';
 
 // Finance (price-book history, per-token-type cost, closed months) on a real PostgreSQL shared by
 // two in-process replicas, each with its own pool and instance id.
-let server: TestPostgres;
-let dataDir: string;
-let db: pg.Client;
-const opened: OpenedPostgres[] = [];
-const apps: App[] = [];
+const pgr = postgresReplicas('pgfinance');
+const replica = (id: string, failureRates?: { rate_limit: number; timeout: number; server_error: number }): ReturnType<typeof pgr.replica> => pgr.replica(id, { seed: 9, ...(failureRates ? { failureRates } : {}) });
 const sink: RunSink = { started: () => {}, delta: () => {}, warning: () => {} };
 const agent = { name: 'bot', model: 'gpt-4o', system_prompt: 'You help.', strategy: 'single', temperature: 0, tools: [], metadata: {}, max_output_tokens: 300 };
-
-async function replica(id: string): Promise<{ app: App; o: OpenedPostgres }> {
-  const o = await openPostgres({ url: server.url, dataDir, instanceId: id });
-  opened.push(o);
-  const app = new App({ stores: { ...o.stores, claimPollMs: 100 }, instanceId: o.instanceId, version: 'test', priceBook: PriceBook.load(), seed: 9, failureRates: { rate_limit: 0, timeout: 0, server_error: 0 }, latencyScale: 0, workerLostAfterMs: 60_000, telemetryEnabled: false });
-  await app.ready;
-  apps.push(app);
-  return { app, o };
-}
 
 /** A ledger row written the way another writer (psql, an import) would, dated `at`. */
 async function ledgerRow(client: pg.ClientBase, runId: string, at: number, cost = 1_000): Promise<void> {
@@ -38,27 +22,15 @@ async function ledgerRow(client: pg.ClientBase, runId: string, at: number, cost 
 const JAN = Date.UTC(2025, 0, 1);
 const FEB = Date.UTC(2025, 1, 1);
 
-beforeAll(async () => {
-  server = await startTestPostgres();
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sagewai-pgfinance-'));
-  db = new pg.Client({ connectionString: server.url });
-  await db.connect();
-}, 60_000);
-
-afterAll(async () => {
-  for (const a of apps) a.close();
-  for (const o of opened) await o.close();
-  await db?.end();
-  await server?.stop();
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
-});
+beforeAll(() => pgr.start(), 60_000);
+afterAll(() => pgr.stop());
 
 describe('finance on PostgreSQL', () => {
   it('stores the start-up book once, shares an imported book across replicas, and prices and totals by book and token type', async () => {
     const a = await replica('fin-a');
     const b = await replica('fin-b');
     const bundled = PriceBook.load();
-    expect((await db.query('SELECT version FROM price_books')).rows).toEqual([{ version: bundled.version }]);
+    expect((await pgr.db.query('SELECT version FROM price_books')).rows).toEqual([{ version: bundled.version }]);
 
     await a.app.createProject({ slug: 'acme', name: 'Acme', environment: 'dev' }, 'op');
     await a.app.createAgent('acme', agent, 'op');
@@ -80,7 +52,7 @@ describe('finance on PostgreSQL', () => {
     await new Promise((r) => setTimeout(r, effective - Date.now() + 50));
     const after = { usage: (await call(b.app, 2)).usage as { cost_nusd: number } };
     expect(after.usage.cost_nusd * 2).toBe(before.usage.cost_nusd);
-    expect((await db.query('SELECT pricebook_version AS v, writer FROM ledger ORDER BY id')).rows).toEqual([
+    expect((await pgr.db.query('SELECT pricebook_version AS v, writer FROM ledger ORDER BY id')).rows).toEqual([
       { v: bundled.version, writer: 'fin-a' },
       { v: 'half', writer: 'fin-b' },
     ]);
@@ -101,23 +73,23 @@ describe('finance on PostgreSQL', () => {
     // A restarted replica opens with both books (and no third row for the start-up book).
     const c = await replica('fin-c');
     expect(c.app.finance.versions().map((v) => v.version)).toEqual([bundled.version, 'half']);
-    expect(Number((await db.query('SELECT COUNT(*) AS n FROM price_books')).rows[0].n)).toBe(2);
+    expect(Number((await pgr.db.query('SELECT COUNT(*) AS n FROM price_books')).rows[0].n)).toBe(2);
   });
 
   it('closes a month under its hash, then refuses every ledger write dated in it', async () => {
-    const [a, b] = [apps[0] as App, apps[1] as App];
-    await ledgerRow(db, 'jan-1', JAN + 1000, 3_000);
-    await ledgerRow(db, 'jan-2', FEB - 1, 4_000);
-    await ledgerRow(db, 'feb-1', FEB, 5_000);
+    const [a, b] = [pgr.apps[0] as App, pgr.apps[1] as App];
+    await ledgerRow(pgr.db, 'jan-1', JAN + 1000, 3_000);
+    await ledgerRow(pgr.db, 'jan-2', FEB - 1, 4_000);
+    await ledgerRow(pgr.db, 'feb-1', FEB, 5_000);
     const closed = await a.finance.closeMonth('2025-01', 'op');
     expect(closed.rows).toEqual([expect.objectContaining({ project: 'old', model: 'gpt-4o', cost_nusd: 7_000, calls: 2, input_tokens: 20, output_tokens: 10 })]);
 
     const refused = /ledger row dated in a closed month/;
-    await expect(ledgerRow(db, 'jan-late', JAN + 5)).rejects.toThrow(refused);
-    await expect(db.query("UPDATE ledger SET cost_nusd = 1 WHERE run_id = 'jan-1'")).rejects.toThrow(refused);
-    await expect(db.query("UPDATE ledger SET created_at = $1 WHERE run_id = 'feb-1'", [JAN + 7])).rejects.toThrow(refused);
-    await expect(db.query("DELETE FROM ledger WHERE run_id = 'jan-2'")).rejects.toThrow(refused);
-    await ledgerRow(db, 'feb-2', FEB + 10); // the next month is still open
+    await expect(ledgerRow(pgr.db, 'jan-late', JAN + 5)).rejects.toThrow(refused);
+    await expect(pgr.db.query("UPDATE ledger SET cost_nusd = 1 WHERE run_id = 'jan-1'")).rejects.toThrow(refused);
+    await expect(pgr.db.query("UPDATE ledger SET created_at = $1 WHERE run_id = 'feb-1'", [JAN + 7])).rejects.toThrow(refused);
+    await expect(pgr.db.query("DELETE FROM ledger WHERE run_id = 'jan-2'")).rejects.toThrow(refused);
+    await ledgerRow(pgr.db, 'feb-2', FEB + 10); // the next month is still open
 
     // Closing again, or an earlier month, through the other replica: 409.
     await expect(b.finance.closeMonth('2025-01', 'op')).rejects.toMatchObject({ status: 409, code: 'month_closed' });
@@ -130,8 +102,8 @@ describe('finance on PostgreSQL', () => {
   });
 
   it('waits for a ledger write in flight, so the sealed totals include it and a later write is refused', async () => {
-    const a = apps[0] as App;
-    const writer = new pg.Client({ connectionString: server.url });
+    const a = pgr.apps[0] as App;
+    const writer = new pg.Client({ connectionString: pgr.server.url });
     await writer.connect();
     try {
       await writer.query('BEGIN');
@@ -153,12 +125,12 @@ describe('finance on PostgreSQL', () => {
   });
 
   it('a closed month shows tampering (a row slipped in with the guard dropped) in verify', async () => {
-    const a = apps[0] as App;
-    await db.query('ALTER TABLE ledger DISABLE TRIGGER ledger_closed_month_guard');
+    const a = pgr.apps[0] as App;
+    await pgr.db.query('ALTER TABLE ledger DISABLE TRIGGER ledger_closed_month_guard');
     try {
-      await ledgerRow(db, 'jan-tamper', JAN + 99, 500);
+      await ledgerRow(pgr.db, 'jan-tamper', JAN + 99, 500);
     } finally {
-      await db.query('ALTER TABLE ledger ENABLE TRIGGER ledger_closed_month_guard');
+      await pgr.db.query('ALTER TABLE ledger ENABLE TRIGGER ledger_closed_month_guard');
     }
     const jan = (await a.finance.verifyClosed()).find((m) => m.month === '2025-01');
     expect(jan).toMatchObject({ chain_ok: true, ledger_ok: false });

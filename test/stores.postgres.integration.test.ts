@@ -1,49 +1,19 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { App, type RunSink } from '../src/backend/app.js';
 import type { WorkerRow } from '../src/backend/areas/fleet.js';
 import { HttpError } from '../src/backend/http.js';
-import { openPostgres, type OpenedPostgres } from '../src/backend/postgres.js';
-import { PriceBook } from '../src/backend/pricebook.js';
-import { startTestPostgres, type TestPostgres } from './helpers/postgres.js';
+import { postgresReplicas } from './helpers/postgres.js';
 
 // The store-level checks of the SQLite unit tests, on a real PostgreSQL: window totals equal the
 // ledger, a budget race between three in-process "replicas" (each its own pool and owner id),
 // and concurrent fleet claims from three pools. (test/replicas.fault.test.ts does the same with
 // three `serve` processes over HTTP.)
-let server: TestPostgres;
-let dataDir: string;
-const opened: OpenedPostgres[] = [];
-const apps: App[] = [];
+const pgr = postgresReplicas('pgstores');
+const replica = (id: string, failureRates?: { rate_limit: number; timeout: number; server_error: number }): ReturnType<typeof pgr.replica> => pgr.replica(id, { seed: 5, ...(failureRates ? { failureRates } : {}) });
 const sink: RunSink = { started: () => {}, delta: () => {}, warning: () => {} };
-let db: pg.Client;
 
-async function replica(id: string, failureRates = { rate_limit: 0, timeout: 0, server_error: 0 }): Promise<{ app: App; o: OpenedPostgres }> {
-  const o = await openPostgres({ url: server.url, dataDir, instanceId: id });
-  opened.push(o);
-  const app = new App({ stores: { ...o.stores, claimPollMs: 100 }, instanceId: o.instanceId, version: 'test', priceBook: PriceBook.load(), seed: 5, failureRates, latencyScale: 0, workerLostAfterMs: 60_000, telemetryEnabled: false });
-  await app.ready;
-  apps.push(app);
-  return { app, o };
-}
-
-beforeAll(async () => {
-  server = await startTestPostgres();
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sagewai-pgstores-'));
-  db = new pg.Client({ connectionString: server.url });
-  await db.connect();
-}, 60_000);
-
-afterAll(async () => {
-  for (const a of apps) a.close();
-  for (const o of opened) await o.close();
-  await db?.end();
-  await server?.stop();
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
-});
+beforeAll(() => pgr.start(), 60_000);
+afterAll(() => pgr.stop());
 
 const agent = { name: 'bot', model: 'gpt-4o', system_prompt: 'You help.', strategy: 'single', temperature: 0, tools: [], metadata: {}, max_output_tokens: 300 };
 
@@ -78,12 +48,12 @@ describe('PostgreSQL stores', () => {
     const col = { project: 'project', team: 'team', user: 'user_name' } as const;
     let nonZero = 0;
     for (const b of await budgets.list()) {
-      const want = Number((await db.query(`SELECT COALESCE(SUM(cost_nusd), 0) AS s FROM ledger WHERE project = $1 AND ${col[b.scope]} = $2`, [b.project, b.subject])).rows[0].s);
+      const want = Number((await pgr.db.query(`SELECT COALESCE(SUM(cost_nusd), 0) AS s FROM ledger WHERE project = $1 AND ${col[b.scope]} = $2`, [b.project, b.subject])).rows[0].s);
       expect(await budgets.spentInWindow(b), `${b.project} ${b.scope} ${b.subject} ${b.window}`).toBe(want);
       if (want > 0) nonZero++;
     }
     expect(nonZero).toBeGreaterThan(10);
-    expect((await db.query('SELECT COUNT(*)::int AS n FROM reservations')).rows[0].n).toBe(0);
+    expect((await pgr.db.query('SELECT COUNT(*)::int AS n FROM reservations')).rows[0].n).toBe(0);
   });
 
   it('a stop cap raced by three replicas (own pools, own owner ids): exactly the affordable calls pass', async () => {
@@ -106,9 +76,9 @@ describe('PostgreSQL stores', () => {
     // One call was made before the cap: 4 more fit under 5.5 calls' worth.
     expect(outcomes.filter((s) => s === 'completed')).toHaveLength(4);
     expect(outcomes.filter((s) => s === '402')).toHaveLength(41);
-    const spent = Number((await db.query("SELECT SUM(cost_nusd) AS s FROM ledger WHERE project = 'race'")).rows[0].s);
+    const spent = Number((await pgr.db.query("SELECT SUM(cost_nusd) AS s FROM ledger WHERE project = 'race'")).rows[0].s);
     expect(spent).toBe(5 * cost);
-    expect((await db.query("SELECT COUNT(*)::int AS n FROM reservations WHERE project = 'race'")).rows[0].n).toBe(0);
+    expect((await pgr.db.query("SELECT COUNT(*)::int AS n FROM reservations WHERE project = 'race'")).rows[0].n).toBe(0);
   });
 
   it('fleet: 60 concurrent claims from three pools over 20 queued tasks hand each task to exactly one worker', async () => {
@@ -126,7 +96,7 @@ describe('PostgreSQL stores', () => {
     const claims = await Promise.all(Array.from({ length: 60 }, (_, i) => reps[i % 3]?.o.stores.fleet.claim(workers[i % 12] as WorkerRow, Date.now())));
     const got = claims.filter((t) => t !== undefined).map((t) => t?.id as string);
     expect(got.sort()).toEqual([...tasks].sort());
-    const rows = (await db.query<{ id: string; worker_id: string }>("SELECT id, worker_id FROM tasks WHERE project = 'fleet' AND status = 'claimed'")).rows;
+    const rows = (await pgr.db.query<{ id: string; worker_id: string }>("SELECT id, worker_id FROM tasks WHERE project = 'fleet' AND status = 'claimed'")).rows;
     expect(rows).toHaveLength(20);
   });
 });

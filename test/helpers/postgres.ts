@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import type { App } from '../../src/backend/app.js';
+import type { OpenedPostgres } from '../../src/backend/postgres.js';
 import { freePort } from '../../src/stack/ports.js';
 
 /**
@@ -124,6 +126,64 @@ export async function startTestPostgres(options: { timeoutMs?: number } = {}): P
     },
     kill(signal: NodeJS.Signals = 'SIGKILL') {
       child.kill(signal);
+    },
+  };
+}
+
+/**
+ * A real PostgreSQL plus in-process backend "replicas" over it (each `App` with its own pool and
+ * instance id), and a plain client for reading tables directly. Call `start()` in beforeAll and
+ * `stop()` in afterAll.
+ */
+export interface PostgresReplicas {
+  readonly server: TestPostgres;
+  readonly db: pg.Client;
+  /** Every replica opened so far, in order. */
+  readonly apps: readonly App[];
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  replica(id: string, options?: { seed?: number; failureRates?: { rate_limit: number; timeout: number; server_error: number } }): Promise<{ app: App; o: OpenedPostgres }>;
+}
+
+export function postgresReplicas(prefix: string): PostgresReplicas {
+  let server: TestPostgres | undefined;
+  let db: pg.Client | undefined;
+  let dataDir: string | undefined;
+  const opened: OpenedPostgres[] = [];
+  const apps: App[] = [];
+  return {
+    get server(): TestPostgres {
+      if (!server) throw new Error('postgresReplicas: start() first');
+      return server;
+    },
+    get db(): pg.Client {
+      if (!db) throw new Error('postgresReplicas: start() first');
+      return db;
+    },
+    apps,
+    async start() {
+      server = await startTestPostgres();
+      dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `sagewai-${prefix}-`));
+      db = new pg.Client({ connectionString: server.url });
+      await db.connect();
+    },
+    async stop() {
+      for (const a of apps) a.close();
+      for (const o of opened) await o.close();
+      await db?.end();
+      await server?.stop();
+      if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+    async replica(id, options = {}) {
+      if (!server || !dataDir) throw new Error('postgresReplicas: start() first');
+      // Imported here, not at the top: the backend's modules create their instruments when loaded.
+      const [{ App }, { openPostgres }, { PriceBook }] = await Promise.all([import('../../src/backend/app.js'), import('../../src/backend/postgres.js'), import('../../src/backend/pricebook.js')]);
+      const o = await openPostgres({ url: server.url, dataDir, instanceId: id });
+      opened.push(o);
+      const app = new App({ stores: { ...o.stores, claimPollMs: 100 }, instanceId: o.instanceId, version: 'test', priceBook: PriceBook.load(), seed: options.seed ?? 5, failureRates: options.failureRates ?? { rate_limit: 0, timeout: 0, server_error: 0 }, latencyScale: 0, workerLostAfterMs: 60_000, telemetryEnabled: false });
+      await app.ready;
+      apps.push(app);
+      return { app, o };
     },
   };
 }
