@@ -97,7 +97,7 @@ function expectedTotals(book: PriceBook, calls: readonly RecordedCall[]): Map<st
     const t = out.get(c.project ?? '');
     if (!t || c.status !== 'ok') continue;
     const q = book.quote(c.model);
-    const tokens = { input: c.prompt_tokens - c.cached_tokens, cachedInput: c.cached_tokens, output: c.completion_tokens };
+    const tokens = { input: c.prompt_tokens - c.cached_tokens, cachedInput: c.cached_tokens, output: c.completion_tokens, reasoning: 0 };
     if (q.priced) t.cost_nusd += PriceBook.costNusd(q, tokens);
     else t.unpriced_calls++;
     t.input += tokens.input;
