@@ -232,7 +232,7 @@ describe('external OpenTelemetry GenAI apps (official openai client + instrument
       resourceSpans({ 'service.name': 'sagewai-admin', 'sagewai.project_id': 'genai-cache' }, [span('chat gpt-4.1', chat('gpt-4.1', { 'gen_ai.usage.input_tokens': 999_999, 'gen_ai.usage.output_tokens': 999_999 }))]),
     ]);
     const q = book.quote('gpt-4.1');
-    const want = [semconv, legacy].reduce((n, u) => n + PriceBook.costNusd(q, { input: u.in - u.cached, cachedInput: u.cached, output: u.out }), 0);
+    const want = [semconv, legacy].reduce((n, u) => n + PriceBook.costNusd(q, { input: u.in - u.cached, cachedInput: u.cached, output: u.out, reasoning: 0 }), 0);
     const { value } = await eventually('cached-input totals', async () => Object.fromEntries(await metricsByProject(vm, from, ['genai-cache'])), (m) => m['genai-cache']?.calls === 2);
     expect(value['genai-cache']).toEqual({ cost_nusd: want, input: semconv.in - semconv.cached + legacy.in - legacy.cached, cached_input: semconv.cached + legacy.cached, output: semconv.out + legacy.out, calls: 2 });
     expect(await vm.query('sagewai_llm_cost_usd_total{job="sagewai-admin"}')).toEqual([]);
@@ -270,7 +270,7 @@ describe('external OpenTelemetry GenAI apps (official openai client + instrument
     expect(probe?.detail).toMatch(/^7 gen_ai\.\* span\(s\) rejected in the last 1h, never priced: non_integer_tokens 2, /);
     expect(probe?.detail).toContain('missing_model 1');
 
-    const good = PriceBook.costNusd(book.quote('gpt-4o'), { input: 100, cachedInput: 0, output: 20 });
+    const good = PriceBook.costNusd(book.quote('gpt-4o'), { input: 100, cachedInput: 0, output: 20, reasoning: 0 });
     const { value: totals } = await eventually('the good span', async () => Object.fromEntries(await metricsByProject(vm, from, ['genai-hostile'])), (m) => m['genai-hostile']?.calls === 1);
     expect(totals['genai-hostile']).toEqual({ cost_nusd: good, input: 100, cached_input: 0, output: 20, calls: 1 });
   });
