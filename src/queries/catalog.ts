@@ -267,7 +267,7 @@ const hudAndBoard: CatalogEntry[] = [
   {
     id: 'tokens.by_type',
     title: 'Tokens by type',
-    description: 'Input, cached input and output tokens over the selected range. Scoped by the project variable.',
+    description: 'Input, cached input, output and reasoning tokens over the selected range (disjoint: output excludes reasoning). Scoped by the project variable.',
     datasource: 'victoriametrics',
     expr: `sum by (gen_ai_token_type) (increase_pure(sagewai_llm_tokens_total{${P}}[$__range]))`,
     unit: 'short',
@@ -279,7 +279,7 @@ const hudAndBoard: CatalogEntry[] = [
   {
     id: 'cost.by_token_type',
     title: 'Spend by token type',
-    description: 'LLM spend in USD per token type (input, cached input, output) over the selected range, each call priced by the book in effect when it was made (exact increase; equals the ledger). Scoped by the project variable.',
+    description: 'LLM spend in USD per token type (input, cached input, output, reasoning) over the selected range, each call priced by the book in effect when it was made (exact increase; equals the ledger). Scoped by the project variable.',
     datasource: 'victoriametrics',
     expr: `sum by (gen_ai_token_type) (increase_pure(sagewai_llm_token_cost_usd_total{${P}}[$__range]))`,
     unit: 'currencyUSD',
