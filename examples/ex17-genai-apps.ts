@@ -128,6 +128,9 @@ async function catalogTotals(vm: VictoriaMetricsClient, from: Date): Promise<Map
     const t = at(s.metric.sagewai_project_id);
     const type = s.metric.gen_ai_token_type;
     if (t && (type === 'input' || type === 'cached_input' || type === 'output')) t[type] += Math.round(s.value);
+    // The provider's completion_tokens include reasoning; an instrumentation that reports it apart
+    // (gen_ai.usage.reasoning.output_tokens) has it split out of output by the collector.
+    if (t && type === 'reasoning') t.output += Math.round(s.value);
   }
   for (const s of calls) {
     const t = at(s.metric.sagewai_project_id);

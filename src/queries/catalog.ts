@@ -315,7 +315,7 @@ const hudAndBoard: CatalogEntry[] = [
   {
     id: 'genai.rejected_spans',
     title: 'Rejected GenAI spans',
-    description: 'gen_ai.* spans of external apps the collector refused to price over the selected range, by reason (missing model or tokens, non-integer, negative or absurd counts, cached above input; docs/genai.md). They add nothing to cost, tokens or calls. Shows 0 when calls were counted and none was rejected. Scoped by the project variable.',
+    description: 'gen_ai.* spans of external apps the collector refused to price over the selected range, by reason (missing model or tokens, non-integer, negative or absurd counts, cached above input, reasoning above output; docs/genai.md). They add nothing to cost, tokens or calls. Shows 0 when calls were counted and none was rejected. Scoped by the project variable.',
     datasource: 'victoriametrics',
     expr: `sum by (sagewai_genai_reject_reason) (increase_pure(sagewai_genai_rejected_spans_total{${P}}[$__range])) or (0 * sum(increase_pure(sagewai_llm_calls_total{${P}}[$__range])))`,
     unit: 'short',
