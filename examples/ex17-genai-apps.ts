@@ -97,7 +97,7 @@ function expectedTotals(book: PriceBook, calls: readonly RecordedCall[]): Map<st
     const t = out.get(c.project ?? '');
     if (!t || c.status !== 'ok') continue;
     const q = book.quote(c.model);
-    const tokens = { input: c.prompt_tokens - c.cached_tokens, cachedInput: c.cached_tokens, output: c.completion_tokens };
+    const tokens = { input: c.prompt_tokens - c.cached_tokens, cachedInput: c.cached_tokens, output: c.completion_tokens, reasoning: 0 };
     if (q.priced) t.cost_nusd += PriceBook.costNusd(q, tokens);
     else t.unpriced_calls++;
     t.input += tokens.input;
@@ -128,6 +128,9 @@ async function catalogTotals(vm: VictoriaMetricsClient, from: Date): Promise<Map
     const t = at(s.metric.sagewai_project_id);
     const type = s.metric.gen_ai_token_type;
     if (t && (type === 'input' || type === 'cached_input' || type === 'output')) t[type] += Math.round(s.value);
+    // The provider's completion_tokens include reasoning; an instrumentation that reports it apart
+    // (gen_ai.usage.reasoning.output_tokens) has it split out of output by the collector.
+    if (t && type === 'reasoning') t.output += Math.round(s.value);
   }
   for (const s of calls) {
     const t = at(s.metric.sagewai_project_id);

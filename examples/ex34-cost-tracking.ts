@@ -191,7 +191,8 @@ export async function run(options: ExampleOptions & { whatIfModel?: string }): P
     // Local vs cloud, from the catalog's tokens per model (the workload when no store is given).
     const tokensOf = (model: string): { input: number; output: number } => {
       const m = catalogTokens.get(model);
-      if (vmUrl && m) return { input: Math.round(m.get('input') ?? 0), output: Math.round(m.get('output') ?? 0) };
+      // Reasoning tokens are billed like output (the what-if prices them at the other model's output price).
+      if (vmUrl && m) return { input: Math.round(m.get('input') ?? 0), output: Math.round((m.get('output') ?? 0) + (m.get('reasoning') ?? 0)) };
       const r = byModel.get(model);
       return { input: r?.inputTokens ?? 0, output: r?.outputTokens ?? 0 };
     };

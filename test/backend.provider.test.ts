@@ -25,6 +25,26 @@ describe('simulated provider', () => {
     expect(avg('claude-opus-4-6')).toBeGreaterThan(avg('claude-haiku-4-5') * 2);
     expect(p.plan({ ...call('x', 'claude-opus-4-6'), maxOutputTokens: 50 }).outputTokens).toBeLessThanOrEqual(50);
   });
+  it('reasoning models spend part of their completion thinking, within the completion budget; others never do', () => {
+    const p = new SimulatedProvider({ seed: 4, failureRates: none, latencyScale: 0 });
+    let thought = 0;
+    for (let i = 0; i < 50; i++) {
+      for (const model of ['gpt-5', 'gpt-5-mini', 'o3', 'openai/o4-mini']) {
+        const plan = p.plan({ ...call(`r${i}`, model), maxOutputTokens: 300 });
+        expect(plan.reasoningTokens, model).toBeGreaterThan(0);
+        expect(plan.outputTokens, model).toBeGreaterThanOrEqual(1);
+        expect(plan.outputTokens + plan.reasoningTokens, model).toBeLessThanOrEqual(300);
+        thought += plan.reasoningTokens;
+      }
+      for (const model of ['gpt-4o', 'claude-opus-4-6', 'gpt-4.1-mini', 'ollama/llama3:70b']) expect(p.plan(call(`n${i}`, model)).reasoningTokens, model).toBe(0);
+    }
+    expect(thought).toBeGreaterThan(0);
+  });
+  it('told token counts are exact: no reasoning unless told, reasoning as told', () => {
+    const p = new SimulatedProvider({ seed: 5, failureRates: none, latencyScale: 0 });
+    expect(p.plan({ ...call('x', 'gpt-5'), simulate: { output_tokens: 120 } })).toMatchObject({ outputTokens: 120, reasoningTokens: 0 });
+    expect(p.plan({ ...call('x', 'claude-haiku-4-5'), simulate: { output_tokens: 120, reasoning_tokens: 80 } })).toMatchObject({ outputTokens: 120, reasoningTokens: 80 });
+  });
   it('injects failures at roughly the configured rates', () => {
     const p = new SimulatedProvider({ seed: 9, failureRates: { rate_limit: 0.1, timeout: 0.05, server_error: 0.05 }, latencyScale: 0 });
     const counts: Record<string, number> = { rate_limit: 0, timeout: 0, server_error: 0, ok: 0 };

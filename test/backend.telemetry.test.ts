@@ -89,7 +89,10 @@ describe('telemetry contract', () => {
   it('ledger-backed series are born at 0 when the agent is created', async () => {
     const all = await collect();
     expect(pointValue(metric(all, 'sagewai.llm.cost.usd'), costKey)).toBe(0);
-    for (const t of ['input', 'cached_input', 'output']) expect(pointValue(metric(all, 'sagewai.llm.tokens'), { ...costKey, 'gen_ai.token.type': t })).toBe(0);
+    for (const t of ['input', 'cached_input', 'output', 'reasoning']) {
+      expect(pointValue(metric(all, 'sagewai.llm.tokens'), { ...costKey, 'gen_ai.token.type': t }), t).toBe(0);
+      expect(pointValue(metric(all, 'sagewai.llm.token.cost.usd'), { ...costKey, 'gen_ai.token.type': t }), t).toBe(0);
+    }
     expect(pointValue(metric(all, 'sagewai.llm.calls'), { ...costKey, 'sagewai.priced': 'true' })).toBe(0);
     for (const o of ['completed', 'error', 'denied']) expect(pointValue(metric(all, 'sagewai.agent.runs'), { 'sagewai.project_id': 'acme', 'sagewai.agent.name': 'triager', 'sagewai.run.outcome': o })).toBe(0);
   });
@@ -116,6 +119,28 @@ describe('telemetry contract', () => {
     const genKey = { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'anthropic', 'gen_ai.request.model': 'claude-haiku-4-5', 'sagewai.project_id': 'acme', 'sagewai.agent.name': 'triager', 'sagewai.boot.id': BOOT_ID };
     expect(pointValue(usage, { ...genKey, 'gen_ai.token.type': 'input' })).toBe(1000);
     expect(pointValue(usage, { ...genKey, 'gen_ai.token.type': 'output' })).toBe(200);
+  });
+
+  it('a call with reasoning tokens: ledger, run usage and the counters carry them apart from output, the cost parts summing', async () => {
+    await op.createAgent('acme', { name: 'thinker', model: 'gpt-5', system_prompt: 'You think.' });
+    const key = { ...costKey, 'sagewai.agent.name': 'thinker', 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'gpt-5' };
+    // gpt-5 $1.25 in / $10 out per million, reasoning at the output price (the book names none):
+    // 1000 in = 1_250_000, 100 out = 1_000_000, 400 reasoning = 4_000_000 nano-USD.
+    const r = await op.run('acme', { agent_name: 'thinker', message: PROMPT, simulate: { input_tokens: 1000, output_tokens: 100, reasoning_tokens: 400 } });
+    expect(r.usage).toMatchObject({ input_tokens: 1000, output_tokens: 100, reasoning_tokens: 400, cost_nusd: 6_250_000 });
+    const row = store.db.prepare('SELECT output_tokens, reasoning_tokens, output_cost_nusd, reasoning_cost_nusd, cost_nusd, input_cost_nusd + cached_cost_nusd + output_cost_nusd + reasoning_cost_nusd AS parts FROM ledger WHERE run_id = ?').get(r.run_id);
+    expect(row).toEqual({ output_tokens: 100, reasoning_tokens: 400, output_cost_nusd: 1_000_000, reasoning_cost_nusd: 4_000_000, cost_nusd: 6_250_000, parts: 6_250_000 });
+    const listed = (await op.listRuns({ project: 'acme', agent_name: 'thinker' })).items[0];
+    expect(listed).toMatchObject({ output_tokens: 100, reasoning_tokens: 400, total_tokens: 1500 });
+    const after = await collect();
+    expect(pointValue(metric(after, 'sagewai.llm.tokens'), { ...key, 'gen_ai.token.type': 'reasoning' })).toBe(400);
+    expect(pointValue(metric(after, 'sagewai.llm.tokens'), { ...key, 'gen_ai.token.type': 'output' })).toBe(100);
+    expect(pointValue(metric(after, 'sagewai.llm.token.cost.usd'), { ...key, 'gen_ai.token.type': 'reasoning' })).toBeCloseTo(0.004, 12);
+    expect(pointValue(metric(after, 'sagewai.llm.token.cost.usd'), { ...key, 'gen_ai.token.type': 'output' })).toBeCloseTo(0.001, 12);
+    expect(pointValue(metric(after, 'sagewai.llm.cost.usd'), key)).toBeCloseTo(0.00625, 12);
+    // GenAI semconv: gen_ai.client.token.usage output counts reasoning too.
+    const genKey = { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'gpt-5', 'sagewai.project_id': 'acme', 'sagewai.agent.name': 'thinker', 'sagewai.boot.id': BOOT_ID };
+    expect(pointValue(metric(after, 'gen_ai.client.token.usage'), { ...genKey, 'gen_ai.token.type': 'output' })).toBe(500);
   });
 
   it('exact names, units and attribute sets', async () => {

@@ -63,7 +63,7 @@ async function workload(): Promise<void> {
     const ids: string[] = [];
     for (let k = 0; k < 3 + i; k++) {
       for (const a of agents) {
-        const r = await api.run(slug, { agent_name: a.name, message: `hello ${k}`, simulate: { input_tokens: 1000 + 137 * k + i, cached_input_tokens: 100 * k, output_tokens: 200 + 11 * k } });
+        const r = await api.run(slug, { agent_name: a.name, message: `hello ${k}`, simulate: { input_tokens: 1000 + 137 * k + i, cached_input_tokens: 100 * k, output_tokens: 200 + 11 * k, reasoning_tokens: 50 * k + 7 * i } });
         ids.push(r.run_id);
       }
     }
@@ -119,7 +119,8 @@ describe('cost', () => {
     for (const g of want.groups) {
       const row = report.rows.find((r) => r.group === g.project)!;
       expect(nano(row.cost_usd), g.project).toBe(g.cost_nusd);
-      expect(row).toMatchObject({ input_tokens: g.input_tokens, output_tokens: g.output_tokens, cached_input_tokens: g.cached_input_tokens, calls: g.calls, unpriced_calls: g.unpriced_calls });
+      expect(row).toMatchObject({ input_tokens: g.input_tokens, output_tokens: g.output_tokens, cached_input_tokens: g.cached_input_tokens, reasoning_tokens: g.reasoning_tokens, calls: g.calls, unpriced_calls: g.unpriced_calls });
+      expect(g.reasoning_tokens, g.project).toBeGreaterThan(0);
     }
     expect(nano(report.total.cost_usd)).toBe(want.total.cost_nusd);
     // The unknown model's calls are reported as unpriced, not hidden.
@@ -149,11 +150,18 @@ describe('cost', () => {
     expect(agent.rows.length).toBe(want.groups.length);
     const types = JSON.parse((await cli(['cost', '--by', 'token-type', '--since', '30m', '--json'])).stdout) as CostReport;
     const byType = await api.costs({ from: startedAt, to: new Date(), group_by: ['token_type'] });
-    for (const t of ['input', 'output', 'cached_input']) {
+    expect(types.rows.map((r) => r.group).sort()).toEqual(['cached_input', 'input', 'output', 'reasoning']);
+    for (const t of ['input', 'output', 'cached_input', 'reasoning']) {
       const g = byType.groups.find((x) => x.token_type === t)!;
       const row = types.rows.find((r) => r.group === t)!;
       expect(nano(row.cost_usd), t).toBe(g.cost_nusd);
+      expect(g.cost_nusd, t).toBeGreaterThan(0);
     }
+    // Reasoning is counted apart from output, in both the ledger and the metrics.
+    const reasoning = types.rows.find((r) => r.group === 'reasoning')!;
+    expect(reasoning.reasoning_tokens).toBe(byType.groups.find((x) => x.token_type === 'reasoning')!.reasoning_tokens);
+    expect(types.rows.find((r) => r.group === 'output')!.reasoning_tokens).toBe(0);
+    expect(nano(types.total.cost_usd)).toBe(want.total.cost_nusd);
     expect(types.total.unpriced_tokens).toBeGreaterThan(0);
   });
 

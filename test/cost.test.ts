@@ -38,10 +38,10 @@ const report: CostReport = {
   queries: ['cost.by_model'],
   recorded: null,
   rows: [
-    { group: 'claude-sonnet-4-6', labels: {}, cost_usd: 0.123456789, share: 1, input_tokens: 1000, output_tokens: 200, cached_input_tokens: 50, calls: 3, unpriced_calls: 0 },
-    { group: 'odd,"model"', labels: {}, cost_usd: 0, share: 0, input_tokens: 10, output_tokens: 2, cached_input_tokens: 0, calls: 2, unpriced_calls: 2 },
+    { group: 'claude-sonnet-4-6', labels: {}, cost_usd: 0.123456789, share: 1, input_tokens: 1000, output_tokens: 200, cached_input_tokens: 50, reasoning_tokens: 0, calls: 3, unpriced_calls: 0 },
+    { group: 'odd,"model"', labels: {}, cost_usd: 0, share: 0, input_tokens: 10, output_tokens: 2, cached_input_tokens: 0, reasoning_tokens: 0, calls: 2, unpriced_calls: 2 },
   ],
-  total: { cost_usd: 0.123456789, input_tokens: 1010, output_tokens: 202, cached_input_tokens: 50, calls: 5, unpriced_calls: 2 },
+  total: { cost_usd: 0.123456789, input_tokens: 1010, output_tokens: 202, cached_input_tokens: 50, reasoning_tokens: 0, calls: 5, unpriced_calls: 2 },
 };
 
 /** A small RFC 4180 reader, written for the test, to prove the CSV parses back. */

@@ -20,7 +20,7 @@ const DAYS = [today - 3 * DAY_MS, today - 2 * DAY_MS, today - DAY_MS];
 const dayText = (t: number): string => new Date(t).toISOString().slice(0, 10);
 
 /** Per day, per model: cost in nano-USD and tokens, as the provider would bill them. */
-interface DayUsage { costNusd: number; input: number; cached: number; output: number }
+interface DayUsage { costNusd: number; input: number; cached: number; output: number; reasoning: number }
 const truth = new Map<string, DayUsage>();
 /** The same usage per project × model, for the what-if and savings checks. */
 const byProjectModel = new Map<string, DayUsage & { project: string; model: string }>();
@@ -33,16 +33,17 @@ async function importCounters(): Promise<void> {
   const series = [
     { project: 'acme', model: 'gpt-4o', provider: 'openai', prices: { input: 2500, cached: 1250, output: 10_000 } },
     { project: 'globex', model: 'gpt-4o', provider: 'openai', prices: { input: 2500, cached: 1250, output: 10_000 } },
-    { project: 'globex', model: 'gpt-4o-mini', provider: 'openai', prices: { input: 150, cached: 75, output: 600 } },
+    // With reasoning tokens (synthetic for this model), billed at the output price as the bundled book does.
+    { project: 'globex', model: 'gpt-4o-mini', provider: 'openai', prices: { input: 150, cached: 75, output: 600 }, thinks: true },
     { project: 'acme', model: 'claude-haiku-4-5', provider: 'anthropic', prices: { input: 1000, cached: 100, output: 5000 } },
   ];
   const lines: string[] = [];
   series.forEach((s, si) => {
     const ts: number[] = [];
     const cost: number[] = [];
-    const tok = { input: [] as number[], cached_input: [] as number[], output: [] as number[] };
+    const tok = { input: [] as number[], cached_input: [] as number[], output: [] as number[], reasoning: [] as number[] };
     const calls: number[] = [];
-    let c = 0, i = 0, k = 0, o = 0, n = 0;
+    let c = 0, i = 0, k = 0, o = 0, rz = 0, n = 0;
     for (const day of DAYS) {
       // A sample every 4 minutes, 90 s past the slot, so none sits on a day boundary. The
       // spacing stays under VictoriaMetrics' 5-minute look-back for the sample before a window,
@@ -53,15 +54,16 @@ async function importCounters(): Promise<void> {
         const input = 100 + di * 11;
         const cached = di % 3 === 0 ? 40 : 0;
         const output = 20 + di * 3;
-        const costNusd = input * s.prices.input + cached * s.prices.cached + output * s.prices.output;
-        c += costNusd; i += input; k += cached; o += output; n += 1;
-        ts.push(t); cost.push(c / 1e9); tok.input.push(i); tok.cached_input.push(k); tok.output.push(o); calls.push(n);
+        const reasoning = s.thinks ? 15 + di * 4 : 0;
+        const costNusd = input * s.prices.input + cached * s.prices.cached + output * s.prices.output + reasoning * s.prices.output;
+        c += costNusd; i += input; k += cached; o += output; rz += reasoning; n += 1;
+        ts.push(t); cost.push(c / 1e9); tok.input.push(i); tok.cached_input.push(k); tok.output.push(o); tok.reasoning.push(rz); calls.push(n);
         const key = `${dayText(day)}|${s.model}`;
-        const u = truth.get(key) ?? { costNusd: 0, input: 0, cached: 0, output: 0 };
-        u.costNusd += costNusd; u.input += input; u.cached += cached; u.output += output;
+        const u = truth.get(key) ?? { costNusd: 0, input: 0, cached: 0, output: 0, reasoning: 0 };
+        u.costNusd += costNusd; u.input += input; u.cached += cached; u.output += output; u.reasoning += reasoning;
         truth.set(key, u);
-        const pm = byProjectModel.get(`${s.project}|${s.model}`) ?? { project: s.project, model: s.model, costNusd: 0, input: 0, cached: 0, output: 0 };
-        pm.costNusd += costNusd; pm.input += input; pm.cached += cached; pm.output += output;
+        const pm = byProjectModel.get(`${s.project}|${s.model}`) ?? { project: s.project, model: s.model, costNusd: 0, input: 0, cached: 0, output: 0, reasoning: 0 };
+        pm.costNusd += costNusd; pm.input += input; pm.cached += cached; pm.output += output; pm.reasoning += reasoning;
         byProjectModel.set(`${s.project}|${s.model}`, pm);
       }
     }
@@ -164,6 +166,28 @@ describe('reconcile --invoice on the real VictoriaMetrics', () => {
     expect((await reconcile(file, ['--tolerance-tokens', '1'])).exitCode).toBe(0);
   });
 
+  it('reconciles an OpenAI usage export by tokens: its output_tokens count reasoning, ours are added back', async () => {
+    const file = path.join(tmp, 'openai-usage.json');
+    const data = DAYS.map((day) => ({
+      object: 'bucket',
+      start_time: day / 1000,
+      end_time: (day + DAY_MS) / 1000,
+      results: ['gpt-4o', 'gpt-4o-mini'].map((model) => {
+        const u = truth.get(`${dayText(day)}|${model}`)!;
+        return { object: 'organization.usage.completions.result', model, input_tokens: u.input + u.cached, input_cached_tokens: u.cached, output_tokens: u.output + u.reasoning, num_model_requests: 1 };
+      }),
+    }));
+    expect(DAYS.some((day) => (truth.get(`${dayText(day)}|gpt-4o-mini`)?.reasoning ?? 0) > 0)).toBe(true);
+    fs.writeFileSync(file, JSON.stringify({ object: 'page', data, has_more: false, next_page: null }));
+    const r = await reconcile(file, ['--json', '--tolerance-tokens', '0']);
+    expect(r.stderr).toBe('');
+    const out = JSON.parse(r.stdout) as { kind: string; differing: number; cells: Array<{ model: string; status: string }> };
+    expect(out.kind).toBe('usage');
+    expect(out.cells).toHaveLength(6);
+    expect(out.differing).toBe(0);
+    expect(r.exitCode).toBe(0);
+  });
+
   it('exits 2 with the row and column for a malformed file, and for a missing one', async () => {
     const file = path.join(tmp, 'bad.csv');
     fs.writeFileSync(file, `date,model,cost_usd\n${dayText(DAYS[0] as number)},gpt-4o,1.5\n${dayText(DAYS[1] as number)},gpt-4o,1.5.2\n`);
@@ -201,7 +225,8 @@ describe('cost predict and cost savings on the real VictoriaMetrics', () => {
     const out = JSON.parse(r.stdout) as { scenario: { as_model: string }; rows: Array<{ project: string; predicted_nusd: number }>; total: { predicted_nusd: number } };
     expect(out.scenario.as_model).toBe('gpt-4o-mini');
     // gpt-4o-mini: 0.15 / 0.075 / 0.6 USD per million tokens = 150 / 75 / 600 nano-USD per token.
-    const expected = perProject((u) => u.input * 150 + u.cached * 75 + u.output * 600);
+    // Reasoning tokens too, at gpt-4o-mini's reasoning price (its output price).
+    const expected = perProject((u) => u.input * 150 + u.cached * 75 + u.output * 600 + u.reasoning * 600);
     expect(Object.fromEntries(out.rows.map((x) => [x.project, x.predicted_nusd]))).toEqual(expected);
     const table = await cli(['cost', 'predict', '--as-model', 'gpt-4o-mini', ...HISTORY]);
     expect(table.exitCode).toBe(0);

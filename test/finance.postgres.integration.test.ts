@@ -34,7 +34,7 @@ describe('finance on PostgreSQL', () => {
 
     await a.app.createProject({ slug: 'acme', name: 'Acme', environment: 'dev' }, 'op');
     await a.app.createAgent('acme', agent, 'op');
-    const call = (app: App, k: number) => app.run('acme', { agent_name: 'bot', message: `call ${k}`, simulate: { input_tokens: 1000, output_tokens: 200 } }, 'op', sink);
+    const call = (app: App, k: number) => app.run('acme', { agent_name: 'bot', message: `call ${k}`, simulate: { input_tokens: 1000, output_tokens: 200, reasoning_tokens: 300 } }, 'op', sink);
     const before = { usage: (await call(a.app, 1)).usage as { cost_nusd: number } };
     expect(before.usage.cost_nusd).toBeGreaterThan(0);
 
@@ -65,8 +65,15 @@ describe('finance on PostgreSQL', () => {
     for (const t of [...totalsA.ledger, ...totalsB.ledger]) {
       expect(t.costInput).toBeGreaterThan(0);
       expect(t.costOutput).toBeGreaterThan(0);
-      expect(t.costInput + t.costCached + t.costOutput).toBe(t.cost);
+      expect(t.reasoning).toBe(300);
+      // Reasoning at gpt-4o's output price (the book names none): 300 of them cost 1.5 × the 200 output tokens.
+      expect(t.costReasoning * 2).toBe(t.costOutput * 3);
+      expect(t.costInput + t.costCached + t.costOutput + t.costReasoning).toBe(t.cost);
     }
+    // The ledger columns and the analytics by token type on this engine carry the same split.
+    expect((await db.query('SELECT SUM(reasoning_tokens)::int AS r, SUM(input_cost_nusd + cached_cost_nusd + output_cost_nusd + reasoning_cost_nusd - cost_nusd)::int AS gap FROM ledger')).rows).toEqual([{ r: 600, gap: 0 }]);
+    const [all] = await a.o.stores.analytics.costRows({ from: 0, to: Date.now() + 1, keys: [] });
+    expect(all).toMatchObject({ reasoning: 600, output: 400, c_reason: totalsA.ledger[0]!.costReasoning + totalsB.ledger[0]!.costReasoning });
     expect(totalsA.ledger[0]?.cost).toBe(before.usage.cost_nusd);
     expect(totalsB.ledger[0]?.cost).toBe(after.usage.cost_nusd);
 

@@ -36,7 +36,8 @@ describe('genai collector config generated from the price book', () => {
       expect(line, e.model).toBeDefined();
       expect(line).toContain(`"sagewai.genai.price.input": ${q.inputNusd},`);
       expect(line).toContain(`"sagewai.genai.price.cached_input": ${q.cachedInputNusd},`);
-      expect(line).toContain(`"sagewai.genai.price.output": ${q.outputNusd}}`);
+      expect(line).toContain(`"sagewai.genai.price.output": ${q.outputNusd},`);
+      expect(line).toContain(`"sagewai.genai.price.reasoning": ${q.reasoningNusd}}`);
     }
     for (const [alias, target] of Object.entries(src.aliases)) {
       const line = pricingStatements(src).find((s) => s.includes(`"sagewai.genai.price.model": "${target}"`));
@@ -52,8 +53,24 @@ describe('genai collector config generated from the price book', () => {
       if (e) e.output = 0.7;
     });
     const line = pricingStatements(changed).find((s) => s.includes('"sagewai.genai.price.model": "gpt-4o-mini"'));
-    expect(line).toContain('"sagewai.genai.price.output": 700}');
+    expect(line).toContain('"sagewai.genai.price.output": 700,');
+    // Reasoning follows the output price while the entry names none…
+    expect(line).toContain('"sagewai.genai.price.reasoning": 700}');
     expect(genaiCollectorYaml(changed)).not.toBe(genaiCollectorYaml());
+  });
+
+  it('prices reasoning tokens at the entry\'s own reasoning price when it names one, and outside output', () => {
+    const changed = editedSource((raw) => {
+      const e = raw.entries.find((x) => x.model === 'gpt-5');
+      if (e) e.reasoning = 7.5;
+    });
+    const statements = pricingStatements(changed);
+    const line = statements.find((s) => s.includes('"sagewai.genai.price.model": "gpt-5"'));
+    expect(line).toContain('"sagewai.genai.price.output": 10000,');
+    expect(line).toContain('"sagewai.genai.price.reasoning": 7500}');
+    const cost = statements.find((s) => s.startsWith('set(span.attributes["sagewai.genai.cost_nusd"]'));
+    expect(cost).toContain('(span.attributes["sagewai.genai.out"] - span.attributes["sagewai.genai.reasoning"]) * span.attributes["sagewai.genai.price.output"]');
+    expect(cost).toContain('span.attributes["sagewai.genai.reasoning"] * span.attributes["sagewai.genai.price.reasoning"]');
   });
 
   it('prices a model with price history by the span start time, in the windows quote() uses', () => {
@@ -66,9 +83,9 @@ describe('genai collector config generated from the price book', () => {
     const jan1 = BigInt(Date.parse('2027-01-01T00:00:00Z')) * 1_000_000n;
     // The old price until the new one starts (an open first entry also covers the time before it,
     // as quote() has it); the new one from then on.
-    expect(lines[0]).toContain('"sagewai.genai.price.output": 600}');
+    expect(lines[0]).toContain('"sagewai.genai.price.output": 600, "sagewai.genai.price.reasoning": 600}');
     expect(lines[0]).toMatch(new RegExp(`\\) and span\\.start_time_unix_nano < ${jan1}$`));
-    expect(lines[1]).toContain('"sagewai.genai.price.output": 900}');
+    expect(lines[1]).toContain('"sagewai.genai.price.output": 900, "sagewai.genai.price.reasoning": 900}');
     expect(lines[1]).toMatch(new RegExp(`span\\.start_time_unix_nano >= ${jan1}$`));
     // The backend's own lookup agrees at both sides of the change.
     expect(src.book.quote('gpt-4o-mini', Date.parse('2026-12-31T23:59:59Z')).outputNusd).toBe(600);

@@ -77,12 +77,14 @@ const TENANTS = RUNS.map((r) => r.tenant);
 
 function expectedFrom(calls: readonly RecordedCall[]): Map<string, Totals & { unpriced: number }> {
   const out = new Map<string, Totals & { unpriced: number }>();
-  for (const t of TENANTS) out.set(t, { cost_nusd: 0, input: 0, cached_input: 0, output: 0, calls: 0, unpriced: 0 });
+  for (const t of TENANTS) out.set(t, { cost_nusd: 0, input: 0, cached_input: 0, output: 0, reasoning: 0, calls: 0, unpriced: 0 });
   for (const c of calls) {
     const t = out.get(c.project ?? '');
     if (!t || c.status !== 'ok') continue;
     const q = book.quote(c.model);
-    const tokens = { input: c.prompt_tokens - c.cached_tokens, cachedInput: c.cached_tokens, output: c.completion_tokens };
+    // The pinned instrumentations put no reasoning count on their spans: the whole completion
+    // (reasoning included) is output, at the output price (which the bundled book also charges for reasoning).
+    const tokens = { input: c.prompt_tokens - c.cached_tokens, cachedInput: c.cached_tokens, output: c.completion_tokens, reasoning: 0 };
     if (q.priced) t.cost_nusd += PriceBook.costNusd(q, tokens);
     else t.unpriced++;
     t.input += tokens.input;
@@ -232,10 +234,25 @@ describe('external OpenTelemetry GenAI apps (official openai client + instrument
       resourceSpans({ 'service.name': 'sagewai-admin', 'sagewai.project_id': 'genai-cache' }, [span('chat gpt-4.1', chat('gpt-4.1', { 'gen_ai.usage.input_tokens': 999_999, 'gen_ai.usage.output_tokens': 999_999 }))]),
     ]);
     const q = book.quote('gpt-4.1');
-    const want = [semconv, legacy].reduce((n, u) => n + PriceBook.costNusd(q, { input: u.in - u.cached, cachedInput: u.cached, output: u.out }), 0);
+    const want = [semconv, legacy].reduce((n, u) => n + PriceBook.costNusd(q, { input: u.in - u.cached, cachedInput: u.cached, output: u.out, reasoning: 0 }), 0);
     const { value } = await eventually('cached-input totals', async () => Object.fromEntries(await metricsByProject(vm, from, ['genai-cache'])), (m) => m['genai-cache']?.calls === 2);
-    expect(value['genai-cache']).toEqual({ cost_nusd: want, input: semconv.in - semconv.cached + legacy.in - legacy.cached, cached_input: semconv.cached + legacy.cached, output: semconv.out + legacy.out, calls: 2 });
+    expect(value['genai-cache']).toEqual({ cost_nusd: want, input: semconv.in - semconv.cached + legacy.in - legacy.cached, cached_input: semconv.cached + legacy.cached, output: semconv.out + legacy.out, reasoning: 0, calls: 2 });
     expect(await vm.query('sagewai_llm_cost_usd_total{job="sagewai-admin"}')).toEqual([]);
+  });
+
+  it('splits reasoning tokens out of output (semconv and OpenLLMetry names) and prices each once', async () => {
+    const semconv = { in: 900, out: 500, reasoning: 320 };
+    const legacy = { in: 400, out: 120, reasoning: 70 };
+    await otlp([
+      resourceSpans({ 'service.name': 'thinking-app', 'sagewai.project_id': 'genai-reasoning' }, [
+        span('chat gpt-5', chat('gpt-5', { 'gen_ai.usage.input_tokens': semconv.in, 'gen_ai.usage.output_tokens': semconv.out, 'gen_ai.usage.reasoning.output_tokens': semconv.reasoning })),
+        span('openai.chat', chat('gpt-5', { 'gen_ai.usage.prompt_tokens': legacy.in, 'gen_ai.usage.completion_tokens': legacy.out, 'gen_ai.usage.reasoning_tokens': legacy.reasoning })),
+      ]),
+    ]);
+    const q = book.quote('gpt-5');
+    const want = [semconv, legacy].reduce((n, u) => n + PriceBook.costNusd(q, { input: u.in, cachedInput: 0, output: u.out - u.reasoning, reasoning: u.reasoning }), 0);
+    const { value } = await eventually('reasoning totals', async () => Object.fromEntries(await metricsByProject(vm, from, ['genai-reasoning'])), (m) => m['genai-reasoning']?.calls === 2);
+    expect(value['genai-reasoning']).toEqual({ cost_nusd: want, input: semconv.in + legacy.in, cached_input: 0, output: semconv.out - semconv.reasoning + legacy.out - legacy.reasoning, reasoning: semconv.reasoning + legacy.reasoning, calls: 2 });
   });
 
   it('rejects malformed spans (counted by reason, never priced) and keeps pricing the good ones', async () => {
@@ -249,11 +266,12 @@ describe('external OpenTelemetry GenAI apps (official openai client + instrument
         span('no output', chat('gpt-4o', { 'gen_ai.usage.input_tokens': 10 })),
         span('no model', { 'gen_ai.operation.name': 'chat', 'gen_ai.usage.input_tokens': 10, 'gen_ai.usage.output_tokens': 5 }),
         span('cached > input', chat('gpt-4o', { 'gen_ai.usage.input_tokens': 10, 'gen_ai.usage.cache_read.input_tokens': 11, 'gen_ai.usage.output_tokens': 5 })),
+        span('reasoning > output', chat('gpt-5', { 'gen_ai.usage.input_tokens': 10, 'gen_ai.usage.output_tokens': 5, 'gen_ai.usage.reasoning.output_tokens': 6 })),
         span('good', chat('gpt-4o', { 'gen_ai.usage.input_tokens': 100, 'gen_ai.usage.output_tokens': 20 })),
       ]),
     ]);
     const expr = `sum by (sagewai_genai_reject_reason) (increase_pure(sagewai_genai_rejected_spans_total{sagewai_project_id="genai-hostile"}[${range()}]))`;
-    const { value } = await eventually('rejected spans', () => vm.query(expr), (s) => s.reduce((n, x) => n + x.value, 0) === 7);
+    const { value } = await eventually('rejected spans', () => vm.query(expr), (s) => s.reduce((n, x) => n + x.value, 0) === 8);
     expect(Object.fromEntries(value.map((s) => [s.metric.sagewai_genai_reject_reason, s.value]))).toEqual({
       non_integer_tokens: 2,
       negative_tokens: 1,
@@ -261,18 +279,19 @@ describe('external OpenTelemetry GenAI apps (official openai client + instrument
       missing_tokens: 1,
       missing_model: 1,
       cached_exceeds_input: 1,
+      reasoning_exceeds_output: 1,
     });
     // `doctor` says so, by reason, as a warning (the pipeline itself is fine).
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SAGEWAI_OBS_')));
     const doctor = await run(process.execPath, [path.join(packageRoot(), 'bin', 'run.js'), 'doctor', '--json', '--state-dir', stack.stateDir], { env, timeout: 60_000 });
     const probe = (JSON.parse(doctor.stdout) as { probes: Array<{ name: string; status: string; detail: string }> }).probes.find((p) => p.name === 'GenAI spans priced');
     expect(probe?.status).toBe('warn');
-    expect(probe?.detail).toMatch(/^7 gen_ai\.\* span\(s\) rejected in the last 1h, never priced: non_integer_tokens 2, /);
+    expect(probe?.detail).toMatch(/^8 gen_ai\.\* span\(s\) rejected in the last 1h, never priced: non_integer_tokens 2, /);
     expect(probe?.detail).toContain('missing_model 1');
 
-    const good = PriceBook.costNusd(book.quote('gpt-4o'), { input: 100, cachedInput: 0, output: 20 });
+    const good = PriceBook.costNusd(book.quote('gpt-4o'), { input: 100, cachedInput: 0, output: 20, reasoning: 0 });
     const { value: totals } = await eventually('the good span', async () => Object.fromEntries(await metricsByProject(vm, from, ['genai-hostile'])), (m) => m['genai-hostile']?.calls === 1);
-    expect(totals['genai-hostile']).toEqual({ cost_nusd: good, input: 100, cached_input: 0, output: 20, calls: 1 });
+    expect(totals['genai-hostile']).toEqual({ cost_nusd: good, input: 100, cached_input: 0, output: 20, reasoning: 0, calls: 1 });
   });
 
   it("shows the apps in the HUD per tenant, and leaves verify's ledger reconciliation to the backend (external spend has no ledger, so no mismatch)", async () => {

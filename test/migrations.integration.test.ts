@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MIGRATIONS, SCHEMA_VERSION } from '../src/backend/migrations.js';
+import { MIGRATIONS, SCHEMA_VERSION, migratePostgres } from '../src/backend/migrations.js';
 import { spawnBackend } from '../src/backend/spawn.js';
 import { openStore } from '../src/backend/store.js';
 import { freePort } from '../src/stack/ports.js';
@@ -47,6 +47,13 @@ async function freshDatabase(name: string): Promise<string> {
   return server.url.replace(/\/sagewai$/, `/${name}`);
 }
 
+
+/** A database as release 3 left it: migrations 1–3 applied and recorded, nothing of 4. */
+const V3_MIGRATIONS = MIGRATIONS.filter((m) => m.version <= 3);
+const SCHEMA_MIGRATIONS_TABLE = 'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)';
+const V3_LEDGER_ROW = "INSERT INTO ledger (run_id, project, agent, provider, model, input_tokens, cached_input_tokens, output_tokens, cost_nusd, input_cost_nusd, cached_cost_nusd, output_cost_nusd, pricebook_version, priced, created_at, writer) VALUES ('run_v3', 'acme', 'bot', 'openai', 'gpt-4o', 10, 4, 5, 80000, 25000, 5000, 50000, 'v1', 1, 1, 'w1')";
+const V3_RUN_ROW = "INSERT INTO runs (id, project, agent, model, status, started_at, completed_at, input_tokens, cached_input_tokens, output_tokens, cost_nusd) VALUES ('run_v3', 'acme', 'bot', 'gpt-4o', 'completed', 1, 2, 10, 4, 5, 80000)";
+
 beforeAll(async () => {
   server = await startTestPostgres();
 }, 60_000);
@@ -77,6 +84,28 @@ describe('SQLite migrations', () => {
     const again = openStore(dir);
     expect((again.db.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get() as { n: number }).n).toBe(SCHEMA_VERSION);
     again.db.close();
+  });
+
+  it('a version 3 database gets the reasoning columns (migration 4), its rows at 0 reasoning and their cost parts still summing', () => {
+    const dir = tmp();
+    const old = new Database(path.join(dir, 'sagewai.db'));
+    old.exec(SCHEMA_MIGRATIONS_TABLE);
+    for (const m of V3_MIGRATIONS) {
+      old.exec(m.sqlite);
+      old.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, 1);
+    }
+    old.exec(V3_LEDGER_ROW);
+    old.exec(V3_RUN_ROW);
+    expect(() => old.prepare('SELECT reasoning_tokens FROM ledger').all()).toThrow(/no such column/);
+    old.close();
+    const s = openStore(dir);
+    try {
+      expect((s.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number }).v).toBe(4);
+      expect(s.db.prepare('SELECT reasoning_tokens, reasoning_cost_nusd, cost_nusd, input_cost_nusd + cached_cost_nusd + output_cost_nusd + reasoning_cost_nusd AS parts FROM ledger').all()).toEqual([{ reasoning_tokens: 0, reasoning_cost_nusd: 0, cost_nusd: 80000, parts: 80000 }]);
+      expect(s.db.prepare('SELECT reasoning_tokens FROM runs').all()).toEqual([{ reasoning_tokens: 0 }]);
+    } finally {
+      s.db.close();
+    }
   });
 
   it('serve refuses a SQLite database at a newer schema version: exit 2, names both versions', async () => {
@@ -111,6 +140,48 @@ describe('PostgreSQL migrations', () => {
     expect(out).toContain(`schema version ${SCHEMA_VERSION + 1}, newer than this sagewai-obs knows (${SCHEMA_VERSION})`);
     expect(out).toContain('Try this');
     expect(await withDb(url, async (c) => (await c.query('SELECT COUNT(*)::int AS n FROM tokens')).rows[0])).toEqual(tokensBefore);
+  });
+
+  it('a version 3 database gets the reasoning columns (migration 4), its rows at 0 reasoning', async () => {
+    const url = await freshDatabase('from_v3');
+    const applied = await withDb(url, async (c) => {
+      await c.query(SCHEMA_MIGRATIONS_TABLE);
+      for (const m of V3_MIGRATIONS) {
+        await c.query(m.postgres);
+        await c.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, 1]);
+      }
+      await c.query(V3_LEDGER_ROW);
+      await c.query(V3_RUN_ROW);
+      return migratePostgres(c);
+    });
+    expect(applied).toEqual([4]);
+    const rows = await withDb(url, async (c) => ({
+      ledger: (await c.query('SELECT reasoning_tokens::int AS r, reasoning_cost_nusd::int AS rc, (input_cost_nusd + cached_cost_nusd + output_cost_nusd + reasoning_cost_nusd)::int AS parts, cost_nusd::int AS cost FROM ledger')).rows,
+      runs: (await c.query('SELECT reasoning_tokens::int AS r FROM runs')).rows,
+    }));
+    expect(rows).toEqual({ ledger: [{ r: 0, rc: 0, parts: 80000, cost: 80000 }], runs: [{ r: 0 }] });
+    // And serve starts on it, applying nothing more.
+    expect(await serveOutcome(['--database', url])).toBe('started');
+  });
+
+  it('migration 4 failing half-way is rolled back whole: the database stays at version 3, no column of it left', async () => {
+    const url = await freshDatabase('v3_clash');
+    const err = await withDb(url, async (c) => {
+      await c.query(SCHEMA_MIGRATIONS_TABLE);
+      for (const m of V3_MIGRATIONS) {
+        await c.query(m.postgres);
+        await c.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, 1]);
+      }
+      // Something in the way of migration 4's second statement (its first, on runs, succeeds).
+      await c.query('ALTER TABLE ledger ADD COLUMN reasoning_tokens TEXT');
+      return migratePostgres(c).then(() => null, (e: Error) => e.message);
+    });
+    expect(err).toContain('migration 4 (reasoning tokens) failed and was rolled back');
+    const state = await withDb(url, async (c) => ({
+      version: (await c.query('SELECT MAX(version)::int AS v FROM schema_migrations')).rows[0],
+      columns: (await c.query<{ t: string; c: string }>("SELECT table_name AS t, column_name AS c FROM information_schema.columns WHERE column_name LIKE 'reasoning%' ORDER BY 1, 2")).rows,
+    }));
+    expect(state).toEqual({ version: { v: 3 }, columns: [{ t: 'ledger', c: 'reasoning_tokens' }] });
   });
 
   it('a migration that fails is rolled back whole: no table of it, no version recorded', async () => {

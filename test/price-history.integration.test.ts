@@ -14,14 +14,15 @@ import { startTestStack, type TestStack } from './helpers/stack.js';
  * backend: the ledger, the metrics and `cost` price the calls before and after the change at the
  * price in effect at their time. Then a closed month: closed, refused to change, verified.
  * Expected prices are the list prices written below (bundled gpt-4o: $2.50 / $1.25 cached / $10
- * per million; the imported book: $1.25 / $0.625 / $5), never the output of the code under test.
+ * per million, reasoning at the output price; the imported book: $1.25 / $0.625 / $5 and its own
+ * reasoning price $4), never the output of the code under test.
  */
 const bin = path.join(import.meta.dirname, '..', 'bin', 'run.js');
 const nano = (usd: number): number => Math.round(usd * 1e9);
-const CALL = { input_tokens: 1200, cached_input_tokens: 300, output_tokens: 150 };
-const OLD = { input: 2500, cached: 1250, output: 10_000 };
-const NEW = { input: 1250, cached: 625, output: 5000 };
-const costOf = (p: typeof OLD): number => CALL.input_tokens * p.input + CALL.cached_input_tokens * p.cached + CALL.output_tokens * p.output;
+const CALL = { input_tokens: 1200, cached_input_tokens: 300, output_tokens: 150, reasoning_tokens: 90 };
+const OLD = { input: 2500, cached: 1250, output: 10_000, reasoning: 10_000 };
+const NEW = { input: 1250, cached: 625, output: 5000, reasoning: 4000 };
+const costOf = (p: typeof OLD): number => CALL.input_tokens * p.input + CALL.cached_input_tokens * p.cached + CALL.output_tokens * p.output + CALL.reasoning_tokens * p.reasoning;
 
 let stack: TestStack;
 let backend: TestBackend;
@@ -76,7 +77,7 @@ describe('a price change during a run of calls', () => {
     for (let i = 0; i < 3; i++) expect((await api.run('acme', { agent_name: 'bot', message: 'x', simulate: CALL })).usage?.cost_nusd).toBe(costOf(OLD));
     effective = Date.now() + 8000;
     const file = path.join(tmp, 'book.json');
-    fs.writeFileSync(file, JSON.stringify({ version: 'half-price', effective_from: new Date(effective).toISOString(), entries: [{ provider: 'openai', model: 'gpt-4o', input: 1.25, cached_input: 0.625, output: 5, effective_from: '2024-10-01', source: 'test' }] }, null, 2));
+    fs.writeFileSync(file, JSON.stringify({ version: 'half-price', effective_from: new Date(effective).toISOString(), entries: [{ provider: 'openai', model: 'gpt-4o', input: 1.25, cached_input: 0.625, output: 5, reasoning: 4, effective_from: '2024-10-01', source: 'test' }] }, null, 2));
     const imported = await cli(['prices', 'import', file]);
     expect(imported.stderr).toBe('');
     expect(imported.exitCode).toBe(0);
@@ -86,11 +87,11 @@ describe('a price change during a run of calls', () => {
     expect(before.usage?.cost_nusd).toBe(costOf(OLD));
     await new Promise((r) => setTimeout(r, effective - Date.now() + 100));
     for (let i = 0; i < 2; i++) expect((await api.run('acme', { agent_name: 'bot', message: 'x', simulate: CALL })).usage?.cost_nusd).toBe(costOf(NEW));
-    const rows = db.prepare('SELECT pricebook_version AS v, cost_nusd AS c, input_cost_nusd AS i, cached_cost_nusd AS k, output_cost_nusd AS o, created_at AS t FROM ledger ORDER BY id').all() as Array<{ v: string; c: number; i: number; k: number; o: number; t: number }>;
+    const rows = db.prepare('SELECT pricebook_version AS v, cost_nusd AS c, input_cost_nusd AS i, cached_cost_nusd AS k, output_cost_nusd AS o, reasoning_cost_nusd AS r, created_at AS t FROM ledger ORDER BY id').all() as Array<{ v: string; c: number; i: number; k: number; o: number; r: number; t: number }>;
     expect(rows.map((r) => r.v)).toEqual([bundled, bundled, bundled, bundled, 'half-price', 'half-price']);
     for (const r of rows) {
       const p = r.t >= effective ? NEW : OLD;
-      expect([r.c, r.i, r.k, r.o]).toEqual([costOf(p), CALL.input_tokens * p.input, CALL.cached_input_tokens * p.cached, CALL.output_tokens * p.output]);
+      expect([r.c, r.i, r.k, r.o, r.r]).toEqual([costOf(p), CALL.input_tokens * p.input, CALL.cached_input_tokens * p.cached, CALL.output_tokens * p.output, CALL.reasoning_tokens * p.reasoning]);
     }
   });
 
@@ -102,10 +103,15 @@ describe('a price change during a run of calls', () => {
   });
 
   it('cost --by token-type equals the ledger per type, not the tokens re-priced with the current book', async () => {
-    const ledger = db.prepare('SELECT SUM(input_cost_nusd) AS input, SUM(cached_cost_nusd) AS cached_input, SUM(output_cost_nusd) AS output FROM ledger').get() as Record<string, number>;
-    const want = { input: 4 * CALL.input_tokens * OLD.input + 2 * CALL.input_tokens * NEW.input, cached_input: 4 * CALL.cached_input_tokens * OLD.cached + 2 * CALL.cached_input_tokens * NEW.cached, output: 4 * CALL.output_tokens * OLD.output + 2 * CALL.output_tokens * NEW.output };
+    const ledger = db.prepare('SELECT SUM(input_cost_nusd) AS input, SUM(cached_cost_nusd) AS cached_input, SUM(output_cost_nusd) AS output, SUM(reasoning_cost_nusd) AS reasoning FROM ledger').get() as Record<string, number>;
+    const want = {
+      input: 4 * CALL.input_tokens * OLD.input + 2 * CALL.input_tokens * NEW.input,
+      cached_input: 4 * CALL.cached_input_tokens * OLD.cached + 2 * CALL.cached_input_tokens * NEW.cached,
+      output: 4 * CALL.output_tokens * OLD.output + 2 * CALL.output_tokens * NEW.output,
+      reasoning: 4 * CALL.reasoning_tokens * OLD.reasoning + 2 * CALL.reasoning_tokens * NEW.reasoning,
+    };
     expect(ledger).toEqual(want);
-    const report = await costUntil(['--by', 'token-type'], (r) => r.rows.length === 3 && r.rows.every((x) => nano(x.cost_usd) === want[x.group as keyof typeof want]));
+    const report = await costUntil(['--by', 'token-type'], (r) => r.rows.length === 4 && r.rows.every((x) => nano(x.cost_usd) === want[x.group as keyof typeof want]));
     expect(Object.fromEntries(report.rows.map((r) => [r.group, nano(r.cost_usd)]))).toEqual(want);
     // Re-pricing the 6 calls' tokens at today's (new) price would say less.
     expect(nano(report.total.cost_usd)).toBeGreaterThan(6 * costOf(NEW));

@@ -30,6 +30,20 @@ describe('simulated provider, OpenAI Chat Completions wire format', () => {
     expect(call).toMatchObject({ model: 'gpt-4o-mini', stream: false, prompt_tokens: u!.prompt_tokens, completion_tokens: u!.completion_tokens, cached_tokens: 0, project: 'tenant-a', status: 'ok' });
   });
 
+  it('a reasoning model reports its reasoning tokens inside completion_tokens, as OpenAI does', async () => {
+    const { p, client } = await start();
+    const r = await client.chat.completions.create({ model: 'gpt-5-mini', max_completion_tokens: 400, messages: [{ role: 'user', content: 'Classify this billing complaint.' }] });
+    const u = r.usage!;
+    const reasoning = u.completion_tokens_details?.reasoning_tokens ?? 0;
+    expect(reasoning).toBeGreaterThan(0);
+    expect(reasoning).toBeLessThan(u.completion_tokens);
+    expect(u.completion_tokens).toBeLessThanOrEqual(400);
+    expect(u.total_tokens).toBe(u.prompt_tokens + u.completion_tokens);
+    expect(p.calls()[0]).toMatchObject({ completion_tokens: u.completion_tokens, reasoning_tokens: reasoning });
+    const plain = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Classify this billing complaint.' }] });
+    expect(plain.usage?.completion_tokens_details?.reasoning_tokens).toBe(0);
+  });
+
   it('streams deltas and a final usage chunk when include_usage is asked for', async () => {
     const { p, client } = await start();
     const stream = await client.chat.completions.create({ model: 'claude-haiku-4-5', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'Summarise ticket 88 for me.' }] });

@@ -92,7 +92,7 @@ httpActive.addCallback((r) => {
 });
 
 const costCounter = meter.createObservableCounter('sagewai.llm.cost.usd', { unit: '{USD}', description: 'LLM spend in USD; equals the cost ledger total.' });
-const tokenCostCounter = meter.createObservableCounter('sagewai.llm.token.cost.usd', { unit: '{USD}', description: 'LLM spend in USD by token type (input, cached_input, output); sums to sagewai.llm.cost.usd and equals the ledger.' });
+const tokenCostCounter = meter.createObservableCounter('sagewai.llm.token.cost.usd', { unit: '{USD}', description: 'LLM spend in USD by token type (input, cached_input, output, reasoning); sums to sagewai.llm.cost.usd and equals the ledger.' });
 const tokensCounter = meter.createObservableCounter('sagewai.llm.tokens', { unit: '{token}', description: 'LLM tokens by type; equals the cost ledger total.' });
 const callsCounter = meter.createObservableCounter('sagewai.llm.calls', { unit: '{call}', description: 'LLM calls, priced or not; equals the cost ledger count.' });
 const runsCounter = meter.createObservableCounter('sagewai.agent.runs', { unit: '{run}', description: 'Agent runs by outcome; equals the runs table.' });

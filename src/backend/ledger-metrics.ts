@@ -1,4 +1,5 @@
 import type { Attributes } from '@opentelemetry/api';
+import type { TOKEN_TYPES } from '../contract/responses.js';
 import * as inst from './instruments.js';
 import type { Pricing } from './price-history.js';
 import type { PriceBook } from './pricebook.js';
@@ -24,9 +25,11 @@ export interface LedgerAggregate {
   costInput: number;
   costCached: number;
   costOutput: number;
+  costReasoning: number;
   input: number;
   cached: number;
   output: number;
+  reasoning: number;
   calls: number;
 }
 
@@ -47,12 +50,16 @@ export class LedgerMetrics {
   add(v: LedgerAggregate): void {
     const base = costAttrs(v.project, v.agent, v.provider, v.model, v.version);
     inst.ledgerTotals.costNusd.add(base, v.cost);
-    inst.ledgerTotals.tokenCostNusd.add({ ...base, [sc.ATTR_GEN_AI_TOKEN_TYPE]: 'input' }, v.costInput);
-    inst.ledgerTotals.tokenCostNusd.add({ ...base, [sc.ATTR_GEN_AI_TOKEN_TYPE]: 'cached_input' }, v.costCached);
-    inst.ledgerTotals.tokenCostNusd.add({ ...base, [sc.ATTR_GEN_AI_TOKEN_TYPE]: 'output' }, v.costOutput);
-    inst.ledgerTotals.tokens.add({ ...base, [sc.ATTR_GEN_AI_TOKEN_TYPE]: 'input' }, v.input);
-    inst.ledgerTotals.tokens.add({ ...base, [sc.ATTR_GEN_AI_TOKEN_TYPE]: 'cached_input' }, v.cached);
-    inst.ledgerTotals.tokens.add({ ...base, [sc.ATTR_GEN_AI_TOKEN_TYPE]: 'output' }, v.output);
+    const byType: Array<[(typeof TOKEN_TYPES)[number], number, number]> = [
+      ['input', v.costInput, v.input],
+      ['cached_input', v.costCached, v.cached],
+      ['output', v.costOutput, v.output],
+      ['reasoning', v.costReasoning, v.reasoning],
+    ];
+    for (const [type, cost, tokens] of byType) {
+      inst.ledgerTotals.tokenCostNusd.add({ ...base, [sc.ATTR_GEN_AI_TOKEN_TYPE]: type }, cost);
+      inst.ledgerTotals.tokens.add({ ...base, [sc.ATTR_GEN_AI_TOKEN_TYPE]: type }, tokens);
+    }
     inst.ledgerTotals.calls.add({ ...base, [sc.ATTR_SAGEWAI_PRICED]: String(v.priced) }, v.calls);
   }
 
@@ -63,7 +70,7 @@ export class LedgerMetrics {
   /** Series exist at 0 from the moment an agent (or a model it falls back to) exists, so the first increase is visible. */
   bornAtZero(project: string, agent: string, model: string): void {
     const q = this.pricing.quote(model);
-    this.add({ project, agent, provider: q.provider, model: q.model, priced: q.priced, version: q.version, cost: 0, costInput: 0, costCached: 0, costOutput: 0, input: 0, cached: 0, output: 0, calls: 0 });
+    this.add({ project, agent, provider: q.provider, model: q.model, priced: q.priced, version: q.version, cost: 0, costInput: 0, costCached: 0, costOutput: 0, costReasoning: 0, input: 0, cached: 0, output: 0, reasoning: 0, calls: 0 });
     for (const o of ['completed', 'error', 'denied']) inst.ledgerTotals.runs.ensure(runAttrs(project, agent, o));
   }
 
@@ -80,7 +87,7 @@ export class LedgerMetrics {
     }
     for (const k of seen.values()) {
       const q = book.quote(k.model, from);
-      this.add({ project: k.project, agent: k.agent, provider: q.provider, model: q.model, priced: q.priced, version: q.version, cost: 0, costInput: 0, costCached: 0, costOutput: 0, input: 0, cached: 0, output: 0, calls: 0 });
+      this.add({ project: k.project, agent: k.agent, provider: q.provider, model: q.model, priced: q.priced, version: q.version, cost: 0, costInput: 0, costCached: 0, costOutput: 0, costReasoning: 0, input: 0, cached: 0, output: 0, reasoning: 0, calls: 0 });
     }
   }
 }

@@ -137,6 +137,15 @@ $$;
 CREATE TRIGGER ledger_closed_month_guard BEFORE INSERT OR UPDATE OR DELETE ON ledger FOR EACH ROW EXECUTE FUNCTION ledger_closed_month_guard();
 `;
 
+/** The same three columns on both engines; ADD COLUMN … DEFAULT 0 fills every existing row. */
+function reasoningColumns(int: 'INTEGER' | 'BIGINT'): string {
+  return [
+    `ALTER TABLE runs ADD COLUMN reasoning_tokens ${int} NOT NULL DEFAULT 0;`,
+    `ALTER TABLE ledger ADD COLUMN reasoning_tokens ${int} NOT NULL DEFAULT 0;`,
+    `ALTER TABLE ledger ADD COLUMN reasoning_cost_nusd ${int} NOT NULL DEFAULT 0;`,
+  ].join(' ');
+}
+
 /** The ordered list. Append only. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'base schema', sqlite: SQLITE_BASE, postgres: PG_BASE },
@@ -151,6 +160,15 @@ export const MIGRATIONS: readonly Migration[] = [
       'ALTER TABLE runs ADD COLUMN owner TEXT; ALTER TABLE reservations ADD COLUMN owner TEXT; ALTER TABLE ledger ADD COLUMN writer TEXT; CREATE INDEX runs_running_owner ON runs (owner) WHERE status = \'running\'; CREATE UNIQUE INDEX ledger_run_once ON ledger (run_id); CREATE INDEX ledger_writer ON ledger (writer);',
   },
   { version: 3, name: 'finance: price-book history and closed months', sqlite: SQLITE_FINANCE, postgres: PG_FINANCE },
+  {
+    // Reasoning tokens as a fourth token type (issue 15): counted apart from output_tokens (which
+    // keeps the visible answer only), priced at the book's reasoning rate. Rows written before
+    // have none, so 0 is the truth for them, and their cost parts still sum to cost_nusd.
+    version: 4,
+    name: 'reasoning tokens',
+    sqlite: reasoningColumns('INTEGER'),
+    postgres: reasoningColumns('BIGINT'),
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -191,7 +191,7 @@ export class PgBudgetStore implements BudgetStore {
   }
 }
 
-const LEDGER_COLUMNS = 'run_id, project, agent, user_name, team, provider, model, input_tokens, cached_input_tokens, output_tokens, cost_nusd, input_cost_nusd, cached_cost_nusd, output_cost_nusd, pricebook_version, priced, created_at, writer';
+const LEDGER_COLUMNS = 'run_id, project, agent, user_name, team, provider, model, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_nusd, input_cost_nusd, cached_cost_nusd, output_cost_nusd, reasoning_cost_nusd, pricebook_version, priced, created_at, writer';
 
 export class PgRunStore implements RunStore {
   constructor(private readonly db: Pg, private readonly owners: OwnerLock) {}
@@ -264,7 +264,7 @@ export class PgRunStore implements RunStore {
     // Retried through a short outage; the unique ledger row per run makes a retry of a commit
     // whose answer was lost write nothing twice.
     return this.db.txRetrying(async (q) => {
-      const ins = await q(`INSERT INTO ledger (${LEDGER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT (run_id) DO NOTHING`, [
+      const ins = await q(`INSERT INTO ledger (${LEDGER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) ON CONFLICT (run_id) DO NOTHING`, [
         e.runId,
         e.project,
         e.agent,
@@ -275,10 +275,12 @@ export class PgRunStore implements RunStore {
         e.input,
         e.cachedInput,
         e.output,
+        e.reasoning,
         e.cost,
         e.costInput,
         e.costCached,
         e.costOutput,
+        e.costReasoning,
         e.quote.version,
         e.quote.priced ? 1 : 0,
         e.at,
@@ -291,7 +293,7 @@ export class PgRunStore implements RunStore {
           await q('INSERT INTO budget_spend (project, scope, subject, day_start, cost_nusd) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (project, scope, subject, day_start) DO UPDATE SET cost_nusd = budget_spend.cost_nusd + excluded.cost_nusd', [e.project, scope, subject, day, e.cost]);
         }
       }
-      await q("UPDATE runs SET status = 'completed', completed_at = $1, input_tokens = $2, cached_input_tokens = $3, output_tokens = $4, cost_nusd = $5, error = NULL WHERE id = $6", [e.at, e.input, e.cachedInput, e.output, e.cost, e.runId]);
+      await q("UPDATE runs SET status = 'completed', completed_at = $1, input_tokens = $2, cached_input_tokens = $3, output_tokens = $4, reasoning_tokens = $5, cost_nusd = $6, error = NULL WHERE id = $7", [e.at, e.input, e.cachedInput, e.output, e.reasoning, e.cost, e.runId]);
       await q('DELETE FROM reservations WHERE id = $1', [reservationId]);
       return crossingsIn(q, { project: e.project, user: e.user ?? undefined, team: e.team ?? undefined }, e.at);
     });
@@ -304,7 +306,7 @@ export class PgRunStore implements RunStore {
     });
   }
 
-  list(f: RunFilter): Promise<Array<{ id: string; project: string; agent: string; model: string; status: string; started_at: number; completed_at: number | null; input_tokens: number; cached_input_tokens: number; output_tokens: number; cost_nusd: number; error: string | null }>> {
+  list(f: RunFilter): Promise<Array<{ id: string; project: string; agent: string; model: string; status: string; started_at: number; completed_at: number | null; input_tokens: number; cached_input_tokens: number; output_tokens: number; reasoning_tokens: number; cost_nusd: number; error: string | null }>> {
     const where: string[] = [];
     const args: unknown[] = [];
     for (const [col, v] of [['project', f.project], ['agent', f.agent_name], ['status', f.status]] as const) {
@@ -320,7 +322,7 @@ export class PgRunStore implements RunStore {
   async totals(): Promise<{ ledger: LedgerAggregate[]; runs: Array<{ project: string; agent: string; status: string; n: number }> }> {
     const ledger = (
       await this.db.rows<Omit<LedgerAggregate, 'priced'> & { priced: number }>(
-        'SELECT project, agent, provider, model, priced, pricebook_version AS version, SUM(cost_nusd) AS cost, SUM(input_cost_nusd) AS "costInput", SUM(cached_cost_nusd) AS "costCached", SUM(output_cost_nusd) AS "costOutput", SUM(input_tokens) AS input, SUM(cached_input_tokens) AS cached, SUM(output_tokens) AS output, COUNT(*) AS calls FROM ledger WHERE writer = $1 GROUP BY project, agent, provider, model, priced, pricebook_version',
+        'SELECT project, agent, provider, model, priced, pricebook_version AS version, SUM(cost_nusd) AS cost, SUM(input_cost_nusd) AS "costInput", SUM(cached_cost_nusd) AS "costCached", SUM(output_cost_nusd) AS "costOutput", SUM(reasoning_cost_nusd) AS "costReasoning", SUM(input_tokens) AS input, SUM(cached_input_tokens) AS cached, SUM(output_tokens) AS output, SUM(reasoning_tokens) AS reasoning, COUNT(*) AS calls FROM ledger WHERE writer = $1 GROUP BY project, agent, provider, model, priced, pricebook_version',
         [this.owners.id],
       )
     ).map((r) => ({ ...r, priced: r.priced === 1 }));
@@ -373,7 +375,7 @@ export class PgFinanceStore implements FinanceStore {
 
 /** Same columns and order as the SQLite store's, so a month's hash does not depend on the engine. */
 const MONTH_TOTALS =
-  'SELECT project, model, SUM(cost_nusd) AS cost_nusd, SUM(input_tokens) AS input_tokens, SUM(cached_input_tokens) AS cached_input_tokens, SUM(output_tokens) AS output_tokens, COUNT(*) AS calls FROM ledger WHERE created_at >= $1 AND created_at < $2 GROUP BY project, model ORDER BY project COLLATE "C", model COLLATE "C"';
+  'SELECT project, model, SUM(cost_nusd) AS cost_nusd, SUM(input_tokens) AS input_tokens, SUM(cached_input_tokens) AS cached_input_tokens, SUM(output_tokens) AS output_tokens, SUM(reasoning_tokens) AS reasoning_tokens, COUNT(*) AS calls FROM ledger WHERE created_at >= $1 AND created_at < $2 GROUP BY project, model ORDER BY project COLLATE "C", model COLLATE "C"';
 
 export class PgFleetStore implements FleetStore {
   constructor(private readonly db: Pg) {}
@@ -525,7 +527,7 @@ export class PgAnalyticsStore implements AnalyticsStore {
       args.push(f.project);
       where.push(`project = $${args.length}`);
     }
-    const sel = [...f.keys, 'SUM(cost_nusd) AS cost', 'SUM(input_cost_nusd) AS c_in', 'SUM(cached_cost_nusd) AS c_cached', 'SUM(output_cost_nusd) AS c_out', 'SUM(input_tokens) AS input', 'SUM(cached_input_tokens) AS cached', 'SUM(output_tokens) AS output', 'COUNT(*) AS calls', 'COUNT(*) FILTER (WHERE priced = 0) AS unpriced'];
+    const sel = [...f.keys, 'SUM(cost_nusd) AS cost', 'SUM(input_cost_nusd) AS c_in', 'SUM(cached_cost_nusd) AS c_cached', 'SUM(output_cost_nusd) AS c_out', 'SUM(reasoning_cost_nusd) AS c_reason', 'SUM(input_tokens) AS input', 'SUM(cached_input_tokens) AS cached', 'SUM(output_tokens) AS output', 'SUM(reasoning_tokens) AS reasoning', 'COUNT(*) AS calls', 'COUNT(*) FILTER (WHERE priced = 0) AS unpriced'];
     const rows = await this.db.rows<Record<string, string | number | null>>(`SELECT ${sel.join(', ')} FROM ledger WHERE ${where.join(' AND ')}${f.keys.length ? ` GROUP BY ${f.keys.join(', ')} ORDER BY cost DESC` : ''}`, args);
     return rows.map((r) => ({
       keys: Object.fromEntries(f.keys.map((k) => [k, r[k] as string | null])),
@@ -533,9 +535,11 @@ export class PgAnalyticsStore implements AnalyticsStore {
       c_in: Number(r.c_in ?? 0),
       c_cached: Number(r.c_cached ?? 0),
       c_out: Number(r.c_out ?? 0),
+      c_reason: Number(r.c_reason ?? 0),
       input: Number(r.input ?? 0),
       cached: Number(r.cached ?? 0),
       output: Number(r.output ?? 0),
+      reasoning: Number(r.reasoning ?? 0),
       calls: Number(r.calls),
       unpriced: Number(r.unpriced ?? 0),
     }));

@@ -29,6 +29,12 @@ const entrySchema = z.object({
   input: price,
   cached_input: price,
   output: price,
+  /**
+   * Reasoning (thinking) tokens, USD per million. Absent: the output price, which is how OpenAI,
+   * Google and Anthropic bill them today; so a book written before reasoning was a token type
+   * prices the same.
+   */
+  reasoning: price.optional(),
   effective_from: date,
   effective_to: date.optional(),
   currency: z.string().optional(),
@@ -55,13 +61,21 @@ export interface PriceQuote {
   inputNusd: number;
   cachedInputNusd: number;
   outputNusd: number;
+  /** The entry's reasoning price, or its output price when the entry names none. */
+  reasoningNusd: number;
   version: string;
 }
 
+/**
+ * The four token types; disjoint, so they add up to the call's tokens: `input` is the prompt
+ * without its cached part, `output` the visible answer without the reasoning tokens (OpenAI counts
+ * reasoning inside completion_tokens; the ledger keeps them apart so they are priced once).
+ */
 export interface TokenCounts {
   input: number;
   cachedInput: number;
   output: number;
+  reasoning: number;
 }
 
 /** A book that cannot be loaded; `line` is the line of the file at fault (1 when not from a file). */
@@ -124,8 +138,9 @@ export class PriceBook {
     book.entries.forEach((e, n) => {
       const at = (field: string): number => lineOf(['entries', n, field]);
       if (e.currency !== undefined && e.currency !== book.currency) throw new PriceBookError(at('currency'), `unknown currency ${JSON.stringify(e.currency)} for ${e.model}: prices are in ${book.currency}`);
-      for (const field of ['input', 'cached_input', 'output'] as const) {
-        if (!decimalsOk(e[field])) throw new PriceBookError(at(field), `${e.model} ${field} price ${e[field]} has more than three decimals (USD per million tokens)`);
+      for (const field of ['input', 'cached_input', 'output', 'reasoning'] as const) {
+        const v = e[field];
+        if (v !== undefined && !decimalsOk(v)) throw new PriceBookError(at(field), `${e.model} ${field} price ${e[field]} has more than three decimals (USD per million tokens)`);
       }
       const from = parseEffective(e.effective_from);
       if (from === undefined) throw new PriceBookError(at('effective_from'), `${e.model} effective_from ${JSON.stringify(e.effective_from)} is not a date (YYYY-MM-DD) or an ISO time with a zone`);
@@ -210,14 +225,14 @@ export class PriceBook {
     const slash = modelId.indexOf('/');
     const ns = slash > 0 ? modelId.slice(0, slash) : undefined;
     if (ns !== undefined && this.local.has(ns)) {
-      return { priced: true, provider: ns, model: modelId, inputNusd: 0, cachedInputNusd: 0, outputNusd: 0, version: this.version };
+      return { priced: true, provider: ns, model: modelId, inputNusd: 0, cachedInputNusd: 0, outputNusd: 0, reasoningNusd: 0, version: this.version };
     }
     const canonical = this.byModel.has(modelId) ? modelId : this.aliases[modelId];
     const list = canonical !== undefined ? this.byModel.get(canonical) : undefined;
     const e = list ? pick(list, at)?.entry : undefined;
     if (!e) {
       const known = list?.[0]?.entry;
-      return { priced: false, provider: known?.provider ?? ns ?? 'unknown', model: known?.model ?? modelId, inputNusd: 0, cachedInputNusd: 0, outputNusd: 0, version: this.version };
+      return { priced: false, provider: known?.provider ?? ns ?? 'unknown', model: known?.model ?? modelId, inputNusd: 0, cachedInputNusd: 0, outputNusd: 0, reasoningNusd: 0, version: this.version };
     }
     return {
       priced: true,
@@ -226,13 +241,22 @@ export class PriceBook {
       inputNusd: Math.round(e.input * 1000),
       cachedInputNusd: Math.round(e.cached_input * 1000),
       outputNusd: Math.round(e.output * 1000),
+      reasoningNusd: Math.round((e.reasoning ?? e.output) * 1000),
       version: this.version,
     };
   }
 
   /** Integer nano-USD for a call. */
   static costNusd(q: PriceQuote, t: TokenCounts): number {
-    return t.input * q.inputNusd + t.cachedInput * q.cachedInputNusd + t.output * q.outputNusd;
+    return t.input * q.inputNusd + t.cachedInput * q.cachedInputNusd + t.output * q.outputNusd + t.reasoning * q.reasoningNusd;
+  }
+
+  /**
+   * The most a call of `completion` tokens can cost: a provider's completion budget (max tokens)
+   * bounds output and reasoning together, so every one of them is priced at the dearer rate.
+   */
+  static worstCaseNusd(q: PriceQuote, t: Omit<TokenCounts, 'output' | 'reasoning'> & { completion: number }): number {
+    return t.input * q.inputNusd + t.cachedInput * q.cachedInputNusd + t.completion * Math.max(q.outputNusd, q.reasoningNusd);
   }
 }
 

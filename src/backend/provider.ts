@@ -25,13 +25,16 @@ export interface SimCall {
   systemPrompt: string;
   message: string;
   maxOutputTokens: number;
-  simulate?: { input_tokens?: number | undefined; cached_input_tokens?: number | undefined; output_tokens?: number | undefined; fail?: FailureKind | undefined } | undefined;
+  simulate?: { input_tokens?: number | undefined; cached_input_tokens?: number | undefined; output_tokens?: number | undefined; reasoning_tokens?: number | undefined; fail?: FailureKind | undefined } | undefined;
 }
 
 export interface SimPlan {
   inputTokens: number;
   cachedInputTokens: number;
+  /** The visible answer, reasoning excluded. */
   outputTokens: number;
+  /** Reasoning (thinking) tokens; output + reasoning is what OpenAI reports as completion_tokens. */
+  reasoningTokens: number;
   failure: FailureKind | undefined;
   text: string;
   /** Delay before each delta, ms. */
@@ -53,6 +56,12 @@ const OUTPUT_SHAPE: Array<[RegExp, number, number]> = [
   [/sonnet|gpt-4o$|gpt-4\.1$|gpt-5$|pro/, 420, 150],
 ];
 const DEFAULT_SHAPE: [number, number] = [260, 100];
+
+/**
+ * Models that think before they answer (OpenAI's o-series and GPT-5 family): part of their
+ * completion is reasoning tokens, billed but never shown. Exact ids and aliases with a namespace.
+ */
+export const REASONING_MODEL = /^(openai\/)?(o\d|gpt-5)([.-]|$)/;
 
 const WORDS = 'the agent reviewed ticket customer order refund policy summary draft reply escalate priority account billing issue resolved update next steps context analysis recommend schedule follow confirm details'.split(' ');
 
@@ -88,7 +97,23 @@ export class SimulatedProvider {
     const cachedInputTokens = sim.cached_input_tokens ?? 0;
     const [mean, spread] = OUTPUT_SHAPE.find(([re]) => re.test(call.model))?.slice(1) as [number, number] | undefined ?? DEFAULT_SHAPE;
     const sampled = Math.round(mean + (r() + r() + r() - 1.5) * 2 * spread);
-    const outputTokens = sim.output_tokens ?? Math.max(1, Math.min(call.maxOutputTokens, sampled));
+    const completion = Math.max(1, Math.min(call.maxOutputTokens, sampled));
+    let outputTokens: number;
+    let reasoningTokens: number;
+    if (sim.output_tokens !== undefined || sim.reasoning_tokens !== undefined) {
+      // Told exactly: what is not told is none (reasoning) or the sample (output).
+      reasoningTokens = sim.reasoning_tokens ?? 0;
+      outputTokens = sim.output_tokens ?? completion;
+    } else if (REASONING_MODEL.test(call.model)) {
+      // 30–70 % of the completion is thinking; the completion stays within maxOutputTokens, as a
+      // provider's max_completion_tokens bounds both. Only these models draw this extra number, so
+      // every other model's sequence is what it was before reasoning existed.
+      reasoningTokens = Math.min(completion - 1, Math.round(completion * (0.3 + r() * 0.4)));
+      outputTokens = completion - reasoningTokens;
+    } else {
+      reasoningTokens = 0;
+      outputTokens = completion;
+    }
     let failure: FailureKind | undefined = sim.fail;
     if (!failure) {
       const x = r();
@@ -106,11 +131,11 @@ export class SimulatedProvider {
     const per = Math.ceil(out.length / chunks);
     for (let i = 0; i < out.length; i += per) deltas.push(out.slice(i, i + per).join(' ') + (i + per >= out.length ? '.' : ' '));
     const s = this.opts.latencyScale;
-    // Time to first token 20–80 ms, then ~0.15 ms per output token spread over the deltas.
-    const ttft = (20 + r() * 60) * s;
+    // Time to first token 20–80 ms (plus up to 200 ms of thinking), then ~0.15 ms per output token spread over the deltas.
+    const ttft = (20 + r() * 60 + Math.min(200, reasoningTokens * 0.05)) * s;
     const streamMs = Math.min(220, outputTokens * 0.15) * s;
     const delays = deltas.map((_, i) => (i === 0 ? ttft : streamMs / deltas.length));
-    return { inputTokens, cachedInputTokens, outputTokens, failure, text, delays, deltas };
+    return { inputTokens, cachedInputTokens, outputTokens, reasoningTokens, failure, text, delays, deltas };
   }
 
   /** Plays a plan: calls onDelta per chunk, throws ProviderError for an injected failure. */

@@ -43,6 +43,7 @@ export const runBody = z.object({
       input_tokens: z.number().int().min(0).max(10_000_000).optional(),
       cached_input_tokens: z.number().int().min(0).max(10_000_000).optional(),
       output_tokens: z.number().int().min(0).max(10_000_000).optional(),
+      reasoning_tokens: z.number().int().min(0).max(10_000_000).optional(),
       fail: z.enum(['rate_limit', 'timeout', 'server_error']).optional(),
     })
     .optional(),

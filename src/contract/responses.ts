@@ -45,6 +45,8 @@ export const runUsage = z.object({
   input_tokens: z.number().int(),
   cached_input_tokens: z.number().int(),
   output_tokens: z.number().int(),
+  /** Reasoning (thinking) tokens, not included in output_tokens. */
+  reasoning_tokens: z.number().int(),
   cost_usd: z.number(),
   cost_nusd: z.number(),
   priced: z.boolean(),
@@ -74,6 +76,7 @@ export const runItem = z.object({
   input_tokens: z.number().int(),
   cached_input_tokens: z.number().int(),
   output_tokens: z.number().int(),
+  reasoning_tokens: z.number().int(),
   cost_usd: z.number(),
   error: z.string().nullable(),
 });
@@ -119,16 +122,24 @@ export const health = z.object({
 });
 
 export const groupByKey = z.enum(['project', 'model', 'agent', 'provider', 'token_type']);
+/**
+ * The ledger's token types (gen_ai.token.type on the ledger-backed counters). Disjoint, so they add
+ * up to a call's tokens: input is the prompt without its cached part, output the visible answer
+ * without its reasoning tokens.
+ */
+export const TOKEN_TYPES = ['input', 'cached_input', 'output', 'reasoning'] as const;
+export const tokenType = z.enum(TOKEN_TYPES);
 const costNumbers = {
   cost_usd: z.number(),
   cost_nusd: z.number(),
   input_tokens: z.number().int(),
   cached_input_tokens: z.number().int(),
   output_tokens: z.number().int(),
+  reasoning_tokens: z.number().int(),
   calls: z.number().int(),
   unpriced_calls: z.number().int(),
 };
-export const costGroup = z.object({ project: z.string().optional(), model: z.string().optional(), agent: z.string().optional(), provider: z.string().optional(), token_type: z.enum(['input', 'cached_input', 'output']).optional(), ...costNumbers });
+export const costGroup = z.object({ project: z.string().optional(), model: z.string().optional(), agent: z.string().optional(), provider: z.string().optional(), token_type: tokenType.optional(), ...costNumbers });
 export const costReport = z.object({ from: iso, to: iso, currency: z.literal('USD'), group_by: z.array(groupByKey), groups: z.array(costGroup), total: z.object(costNumbers) });
 
 /** GET /api/v1/live: what is happening now, for the HUD. The one definition (server, client, HUD). */
@@ -170,7 +181,7 @@ export const openApiDocument = z.object({ openapi: z.string(), info: z.object({ 
 
 export const priceBookList = z.object({ items: z.array(z.object({ version: z.string(), effective_from: iso, active: z.boolean(), models: z.number().int() })) });
 export const priceBookImported = z.object({ version: z.string(), effective_from: iso });
-const monthTotal = z.object({ project: z.string(), model: z.string(), cost_nusd: z.number().int(), input_tokens: z.number().int(), cached_input_tokens: z.number().int(), output_tokens: z.number().int(), calls: z.number().int() });
+const monthTotal = z.object({ project: z.string(), model: z.string(), cost_nusd: z.number().int(), input_tokens: z.number().int(), cached_input_tokens: z.number().int(), output_tokens: z.number().int(), reasoning_tokens: z.number().int().optional(), calls: z.number().int() });
 export const closedMonth = z.object({ month: z.string(), hash: z.string(), prev_hash: z.string(), rows: z.array(monthTotal.extend({ cost_usd: z.number() })) });
 export const closedMonthList = z.object({ items: z.array(z.object({ month: z.string(), hash: z.string(), prev_hash: z.string(), closed_at: iso, cost_usd: z.number(), cost_nusd: z.number().int(), rows: z.array(monthTotal) })) });
 export const closedMonthChecks = z.object({

@@ -9,7 +9,7 @@ import { assetsDir } from '../paths.js';
 export interface Book {
   version: string;
   local_providers: string[];
-  entries: Array<{ model: string; input: number; output: number; cached_input: number }>;
+  entries: Array<{ model: string; input: number; output: number; cached_input: number; reasoning?: number }>;
   aliases?: Record<string, string>;
 }
 
@@ -21,11 +21,14 @@ export function isLocal(book: Book, model: string): boolean {
   return book.local_providers.some((p) => model.startsWith(`${p}/`));
 }
 
-/** Cost of one call in integer nano-USD: tokens × (USD per million tokens × 1000). */
-export function callNusd(book: Book, model: string, input: number, output: number): number {
+/**
+ * Cost of one call in integer nano-USD: tokens × (USD per million tokens × 1000). Reasoning tokens
+ * (not part of `output`) cost the entry's reasoning price, or its output price when it names none.
+ */
+export function callNusd(book: Book, model: string, input: number, output: number, reasoning = 0): number {
   if (isLocal(book, model)) return 0;
   const id = book.aliases?.[model] ?? model;
   const e = book.entries.find((x) => x.model === id);
   if (!e) throw new Error(`the price book has no price for ${model}`);
-  return input * Math.round(e.input * 1000) + output * Math.round(e.output * 1000);
+  return input * Math.round(e.input * 1000) + output * Math.round(e.output * 1000) + reasoning * Math.round((e.reasoning ?? e.output) * 1000);
 }

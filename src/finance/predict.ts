@@ -18,6 +18,7 @@ export interface Usage {
   input: number;
   cached: number;
   output: number;
+  reasoning: number;
 }
 
 async function usageOf(vm: VictoriaMetricsClient, window: TimeWindow, project: string | undefined): Promise<Usage[]> {
@@ -28,14 +29,15 @@ async function usageOf(vm: VictoriaMetricsClient, window: TimeWindow, project: s
     const p = s.metric.sagewai_project_id ?? '(none)';
     const m = s.metric.gen_ai_request_model ?? '(none)';
     const key = `${p}\u0000${m}`;
-    const u = byKey.get(key) ?? { project: p, model: m, input: 0, cached: 0, output: 0 };
+    const u = byKey.get(key) ?? { project: p, model: m, input: 0, cached: 0, output: 0, reasoning: 0 };
     const n = Math.round(s.value);
     if (s.metric.gen_ai_token_type === 'input') u.input += n;
     else if (s.metric.gen_ai_token_type === 'cached_input') u.cached += n;
     else if (s.metric.gen_ai_token_type === 'output') u.output += n;
+    else if (s.metric.gen_ai_token_type === 'reasoning') u.reasoning += n;
     byKey.set(key, u);
   }
-  return [...byKey.values()].filter((u) => u.input + u.cached + u.output > 0);
+  return [...byKey.values()].filter((u) => u.input + u.cached + u.output + u.reasoning > 0);
 }
 
 async function actualByProject(vm: VictoriaMetricsClient, window: TimeWindow, project: string | undefined): Promise<Map<string, number>> {
@@ -43,7 +45,11 @@ async function actualByProject(vm: VictoriaMetricsClient, window: TimeWindow, pr
   return new Map(samples.map((s) => [s.metric.sagewai_project_id ?? '(none)', Math.round(s.value * 1e9)]));
 }
 
-const priceOf = (q: PriceQuote, u: Pick<Usage, 'input' | 'cached' | 'output'>): number => u.input * q.inputNusd + u.cached * q.cachedInputNusd + u.output * q.outputNusd;
+/**
+ * The usage at another price. Reasoning tokens are priced at the quote's reasoning rate (its output
+ * rate when the book names none): a what-if model is assumed to spend the same tokens thinking.
+ */
+const priceOf = (q: PriceQuote, u: Pick<Usage, 'input' | 'cached' | 'output' | 'reasoning'>): number => PriceBook.costNusd(q, { input: u.input, cachedInput: u.cached, output: u.output, reasoning: u.reasoning });
 
 /** Reads a price book file for a what-if, as a UserError naming the file and the field at fault. */
 export function loadPriceBookFile(file: string): PriceBook {
@@ -119,7 +125,7 @@ export async function predictCost(vm: VictoriaMetricsClient, opts: PredictOption
   for (const u of usage) {
     const r = row(u.project);
     const q = asQuote ?? opts.book.quote(u.model);
-    if (!q.priced) r.unpriced_tokens += u.input + u.cached + u.output;
+    if (!q.priced) r.unpriced_tokens += u.input + u.cached + u.output + u.reasoning;
     else r.predicted_nusd = (r.predicted_nusd ?? 0) + priceOf(q, u);
   }
   const list = [...rows.values()].map((r) => {
@@ -165,6 +171,7 @@ export interface SavingsResult {
   source: string;
 }
 
+/** Cache savings concern input only: output and reasoning tokens have no cached price, so they do not enter here. */
 export async function cacheSavings(vm: VictoriaMetricsClient, opts: { window: TimeWindow; project?: string | undefined; book: PriceBook }): Promise<SavingsResult> {
   const [usage, actual] = await Promise.all([usageOf(vm, opts.window, opts.project), actualByProject(vm, opts.window, opts.project)]);
   const acc = new Map<string, { tokens: number; cachedNusd: number; uncachedNusd: number; unpriced: number }>();

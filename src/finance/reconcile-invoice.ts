@@ -104,7 +104,9 @@ export async function reconcileInvoice(vm: VictoriaMetricsClient, opts: Reconcil
       if (!invoiceModels.has(model) && (invoice.provider === undefined || p !== invoice.provider)) continue;
       const key = `${day}\u0000${model}`;
       const m = ours.get(key) ?? {};
-      addMeasures(m, { cost_nusd: Math.round(r.cost_usd * 1e9), input_tokens: r.input_tokens, cached_input_tokens: r.cached_input_tokens, output_tokens: r.output_tokens });
+      // Providers' usage exports (OpenAI's output_tokens, Anthropic's) count reasoning inside output;
+      // the ledger keeps it apart, so it is added back here to compare like with like.
+      addMeasures(m, { cost_nusd: Math.round(r.cost_usd * 1e9), input_tokens: r.input_tokens, cached_input_tokens: r.cached_input_tokens, output_tokens: r.output_tokens + r.reasoning_tokens });
       ours.set(key, m);
     }
   }

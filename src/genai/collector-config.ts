@@ -32,10 +32,12 @@ export const TOKEN_ATTRIBUTES = {
   input: ['gen_ai.usage.input_tokens', 'gen_ai.usage.prompt_tokens'],
   output: ['gen_ai.usage.output_tokens', 'gen_ai.usage.completion_tokens'],
   cachedInput: ['gen_ai.usage.cache_read.input_tokens', 'gen_ai.usage.cache_read_input_tokens'],
+  // GenAI semconv: a part of gen_ai.usage.output_tokens (OpenLLMetry's older name likewise).
+  reasoning: ['gen_ai.usage.reasoning.output_tokens', 'gen_ai.usage.reasoning_tokens'],
 } as const;
 
 /** Reasons a GenAI span is rejected (label `sagewai_genai_reject_reason`). */
-export const REJECT_REASONS = ['missing_model', 'invalid_model', 'missing_tokens', 'non_integer_tokens', 'negative_tokens', 'absurd_tokens', 'cached_exceeds_input'] as const;
+export const REJECT_REASONS = ['missing_model', 'invalid_model', 'missing_tokens', 'non_integer_tokens', 'negative_tokens', 'absurd_tokens', 'cached_exceeds_input', 'reasoning_exceeds_output'] as const;
 
 // Working attributes on the span copy inside the genai pipeline (never exported as spans).
 const K = 'sagewai.genai';
@@ -45,6 +47,7 @@ const STATUS = a(`${K}.status`);
 const IN = a(`${K}.in`);
 const OUT = a(`${K}.out`);
 const CACHED = a(`${K}.cached`);
+const REASONING = a(`${K}.reasoning`);
 const MODEL = a('gen_ai.request.model');
 const PENDING = `${STATUS} == "pending"`;
 const str = (s: string): string => JSON.stringify(s);
@@ -104,18 +107,20 @@ export function pricingStatements(src: GenaiPriceSource): string[] {
   s.push(...reject('missing_model', `${MODEL} == nil`));
   s.push(...reject('invalid_model', `not IsString(${MODEL})`));
 
-  // 4. Token counts, normalised to three working attributes. Input includes cached input
-  //    (GenAI semconv); embeddings have no output.
-  for (const [target, keys] of [[IN, TOKEN_ATTRIBUTES.input], [OUT, TOKEN_ATTRIBUTES.output], [CACHED, TOKEN_ATTRIBUTES.cachedInput]] as const) {
+  // 4. Token counts, normalised to four working attributes. Input includes cached input and
+  //    output includes reasoning (GenAI semconv); embeddings have no output.
+  for (const [target, keys] of [[IN, TOKEN_ATTRIBUTES.input], [OUT, TOKEN_ATTRIBUTES.output], [CACHED, TOKEN_ATTRIBUTES.cachedInput], [REASONING, TOKEN_ATTRIBUTES.reasoning]] as const) {
     for (const key of keys) s.push(`set(${target}, ${a(key)}) where ${PENDING} and ${target} == nil and ${a(key)} != nil`);
   }
   s.push(`set(${OUT}, 0) where ${PENDING} and ${OUT} == nil and ${op} == "embeddings"`);
   s.push(`set(${CACHED}, 0) where ${PENDING} and ${CACHED} == nil`);
+  s.push(`set(${REASONING}, 0) where ${PENDING} and ${REASONING} == nil`);
   s.push(...reject('missing_tokens', `${IN} == nil or ${OUT} == nil`));
-  s.push(...reject('non_integer_tokens', `not IsInt(${IN}) or not IsInt(${OUT}) or not IsInt(${CACHED})`));
-  s.push(...reject('negative_tokens', `${IN} < 0 or ${OUT} < 0 or ${CACHED} < 0`));
+  s.push(...reject('non_integer_tokens', `not IsInt(${IN}) or not IsInt(${OUT}) or not IsInt(${CACHED}) or not IsInt(${REASONING})`));
+  s.push(...reject('negative_tokens', `${IN} < 0 or ${OUT} < 0 or ${CACHED} < 0 or ${REASONING} < 0`));
   s.push(...reject('absurd_tokens', `${IN} > ${MAX_TOKENS_PER_CALL} or ${OUT} > ${MAX_TOKENS_PER_CALL}`));
   s.push(...reject('cached_exceeds_input', `${CACHED} > ${IN}`));
+  s.push(...reject('reasoning_exceeds_output', `${REASONING} > ${OUT}`));
 
   // 5. Prices from the book, integer nano-USD per token; exact lookup (model id or alias).
   const aliasesOf = new Map<string, string[]>();
@@ -127,10 +132,10 @@ export function pricingStatements(src: GenaiPriceSource): string[] {
     const q = book.quote(w.model, w.fromMs ?? (w.toMs !== null ? w.toMs - 1 : Date.now()));
     const names = [w.model, ...(aliasesOf.get(w.model) ?? [])];
     const when = [w.fromMs !== null ? ` and span.start_time_unix_nano >= ${nanos(w.fromMs)}` : '', w.toMs !== null ? ` and span.start_time_unix_nano < ${nanos(w.toMs)}` : ''].join('');
-    s.push(`merge_maps(span.attributes, {${priceMap(q.model, q.provider, q.inputNusd, q.cachedInputNusd, q.outputNusd)}}, "upsert") where ${PENDING} and (${names.map((n) => `${MODEL} == ${str(n)}`).join(' or ')})${when}`);
+    s.push(`merge_maps(span.attributes, {${priceMap(q.model, q.provider, q.inputNusd, q.cachedInputNusd, q.outputNusd, q.reasoningNusd)}}, "upsert") where ${PENDING} and (${names.map((n) => `${MODEL} == ${str(n)}`).join(' or ')})${when}`);
   }
   for (const local of src.localProviders) {
-    s.push(`merge_maps(span.attributes, {${priceMap('', local, 0, 0, 0)}}, "upsert") where ${PENDING} and IsMatch(${MODEL}, ${str(`^${reEscape(local)}/`)})`);
+    s.push(`merge_maps(span.attributes, {${priceMap('', local, 0, 0, 0, 0)}}, "upsert") where ${PENDING} and IsMatch(${MODEL}, ${str(`^${reEscape(local)}/`)})`);
   }
   const priceModel = a(`${K}.price.model`);
   s.push(`set(${priceModel}, ${MODEL}) where ${PENDING} and ${priceModel} == ""`);
@@ -139,22 +144,27 @@ export function pricingStatements(src: GenaiPriceSource): string[] {
   s.push(`set(${a('gen_ai.provider.name')}, ${a(`${K}.price.provider`)}) where ${STATUS} == "priced" and ${a('gen_ai.provider.name')} == nil`);
   s.push(`set(${a('gen_ai.provider.name')}, "unknown") where ${STATUS} != nil and ${a('gen_ai.provider.name')} == nil`);
 
-  // 6. Tokens by type as the ledger counts them (input = uncached input) and the cost.
+  // 6. Tokens by type as the ledger counts them (input = uncached input, output = without
+  //    reasoning) and the cost, each token priced once.
   const counted = `(${STATUS} == "priced" or ${STATUS} == "unpriced")`;
   s.push(`set(${a(`${K}.tokens.input`)}, ${IN} - ${CACHED}) where ${counted}`);
-  s.push(`set(${a(`${K}.cost_nusd`)}, (${IN} - ${CACHED}) * ${a(`${K}.price.input`)} + ${CACHED} * ${a(`${K}.price.cached_input`)} + ${OUT} * ${a(`${K}.price.output`)}) where ${STATUS} == "priced"`);
+  s.push(`set(${a(`${K}.tokens.output`)}, ${OUT} - ${REASONING}) where ${counted}`);
+  s.push(
+    `set(${a(`${K}.cost_nusd`)}, (${IN} - ${CACHED}) * ${a(`${K}.price.input`)} + ${CACHED} * ${a(`${K}.price.cached_input`)} + (${OUT} - ${REASONING}) * ${a(`${K}.price.output`)} + ${REASONING} * ${a(`${K}.price.reasoning`)}) where ${STATUS} == "priced"`,
+  );
   s.push(`set(${a('sagewai.priced')}, "true") where ${STATUS} == "priced"`);
   s.push(`set(${a('sagewai.priced')}, "false") where ${STATUS} == "unpriced"`);
   return s;
 }
 
-function priceMap(model: string, provider: string, input: number, cached: number, output: number): string {
+function priceMap(model: string, provider: string, input: number, cached: number, output: number, reasoning: number): string {
   return [
     `${str(`${K}.price.model`)}: ${str(model)}`,
     `${str(`${K}.price.provider`)}: ${str(provider)}`,
     `${str(`${K}.price.input`)}: ${input}`,
     `${str(`${K}.price.cached_input`)}: ${cached}`,
     `${str(`${K}.price.output`)}: ${output}`,
+    `${str(`${K}.price.reasoning`)}: ${reasoning}`,
   ].join(', ');
 }
 
@@ -204,7 +214,8 @@ function connectorSpans(): unknown[] {
     },
     tokens('input', a(`${K}.tokens.input`)),
     tokens('cached_input', CACHED),
-    tokens('output', OUT),
+    tokens('output', a(`${K}.tokens.output`)),
+    tokens('reasoning', REASONING),
     {
       name: 'sagewai.llm.calls',
       description: 'LLM calls of external GenAI apps, priced or not.',

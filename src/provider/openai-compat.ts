@@ -39,7 +39,10 @@ export interface RecordedCall {
   /** Total prompt tokens, cached ones included (OpenAI's meaning of prompt_tokens). */
   prompt_tokens: number;
   cached_tokens: number;
+  /** Every completion token, reasoning ones included (OpenAI's meaning of completion_tokens). */
   completion_tokens: number;
+  /** The part of completion_tokens the model spent thinking (completion_tokens_details.reasoning_tokens). */
+  reasoning_tokens: number;
   /** The `OpenAI-Project` header the client sent, if any. */
   project: string | null;
   /** The request's `user` field, if any. */
@@ -187,6 +190,7 @@ export async function startOpenAiProvider(opts: OpenAiProviderOptions = {}): Pro
     const system = body.messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => textOf(m.content)).join('\n');
     const last = textOf(body.messages[body.messages.length - 1]?.content);
     const plan = sim.plan({ model: body.model, systemPrompt: system, message: last, maxOutputTokens: maxOut, simulate: { input_tokens: prompt - cached, cached_input_tokens: cached, fail: forced } });
+    const completion = plan.outputTokens + plan.reasoningTokens;
     const seq = sequence++;
     const id = `chatcmpl-${crypto.createHash('sha256').update(`${seed}|${seq}`).digest('hex').slice(0, 24)}`;
     const created = Math.floor(Date.now() / 1000);
@@ -197,19 +201,20 @@ export async function startOpenAiProvider(opts: OpenAiProviderOptions = {}): Pro
       stream: body.stream === true,
       prompt_tokens: prompt,
       cached_tokens: cached,
-      completion_tokens: plan.outputTokens,
+      completion_tokens: completion,
+      reasoning_tokens: plan.reasoningTokens,
       project: typeof req.headers['openai-project'] === 'string' ? req.headers['openai-project'] : null,
       user: body.user ?? null,
       status: 'ok',
     };
     const usage = {
       prompt_tokens: prompt,
-      completion_tokens: plan.outputTokens,
-      total_tokens: prompt + plan.outputTokens,
+      completion_tokens: completion,
+      total_tokens: prompt + completion,
       prompt_tokens_details: { cached_tokens: cached, audio_tokens: 0 },
-      completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: plan.reasoningTokens, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
     };
-    const finish = plan.outputTokens >= maxOut ? 'length' : 'stop';
+    const finish = completion >= maxOut ? 'length' : 'stop';
     const fingerprint = `fp_sim${seed}`;
 
     if (body.stream !== true) {
@@ -217,7 +222,7 @@ export async function startOpenAiProvider(opts: OpenAiProviderOptions = {}): Pro
         await sim.play(plan, () => undefined);
       } catch (err) {
         if (!(err instanceof ProviderError)) throw err;
-        calls.push({ ...record, prompt_tokens: 0, cached_tokens: 0, completion_tokens: 0, status: err.kind });
+        calls.push({ ...record, prompt_tokens: 0, cached_tokens: 0, completion_tokens: 0, reasoning_tokens: 0, status: err.kind });
         throw apiErrorFor(err.kind);
       }
       calls.push(record);
@@ -235,7 +240,7 @@ export async function startOpenAiProvider(opts: OpenAiProviderOptions = {}): Pro
 
     // Streaming: a failure planned before the first token is an HTTP error, as real providers answer.
     if (plan.failure === 'rate_limit' || plan.failure === 'timeout') {
-      calls.push({ ...record, prompt_tokens: 0, cached_tokens: 0, completion_tokens: 0, status: plan.failure });
+      calls.push({ ...record, prompt_tokens: 0, cached_tokens: 0, completion_tokens: 0, reasoning_tokens: 0, status: plan.failure });
       throw apiErrorFor(plan.failure);
     }
     const includeUsage = body.stream_options?.include_usage === true;
@@ -250,7 +255,7 @@ export async function startOpenAiProvider(opts: OpenAiProviderOptions = {}): Pro
     } catch (err) {
       if (!(err instanceof ProviderError)) throw err;
       // Mid-stream failure: an error event, then the stream ends without [DONE]; nothing is billed.
-      calls.push({ ...record, prompt_tokens: 0, cached_tokens: 0, completion_tokens: 0, status: err.kind });
+      calls.push({ ...record, prompt_tokens: 0, cached_tokens: 0, completion_tokens: 0, reasoning_tokens: 0, status: err.kind });
       const e = apiErrorFor(err.kind);
       res.end(`data: ${JSON.stringify({ error: { message: e.message, type: e.type, param: null, code: null } })}\n\n`);
       return;
@@ -268,7 +273,10 @@ export async function startOpenAiProvider(opts: OpenAiProviderOptions = {}): Pro
 
   function recorded(res: ServerResponse): void {
     const ok = calls.filter((c) => c.status === 'ok');
-    const total = ok.reduce((t, c) => ({ prompt_tokens: t.prompt_tokens + c.prompt_tokens, cached_tokens: t.cached_tokens + c.cached_tokens, completion_tokens: t.completion_tokens + c.completion_tokens }), { prompt_tokens: 0, cached_tokens: 0, completion_tokens: 0 });
+    const total = ok.reduce(
+      (t, c) => ({ prompt_tokens: t.prompt_tokens + c.prompt_tokens, cached_tokens: t.cached_tokens + c.cached_tokens, completion_tokens: t.completion_tokens + c.completion_tokens, reasoning_tokens: t.reasoning_tokens + c.reasoning_tokens }),
+      { prompt_tokens: 0, cached_tokens: 0, completion_tokens: 0, reasoning_tokens: 0 },
+    );
     sendJson(res, 200, { object: 'list', data: calls, total: { calls: ok.length, failed: calls.length - ok.length, ...total } });
   }
 

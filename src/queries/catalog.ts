@@ -267,7 +267,7 @@ const hudAndBoard: CatalogEntry[] = [
   {
     id: 'tokens.by_type',
     title: 'Tokens by type',
-    description: 'Input, cached input and output tokens over the selected range. Scoped by the project variable.',
+    description: 'Input, cached input, output and reasoning tokens over the selected range (disjoint: output excludes reasoning). Scoped by the project variable.',
     datasource: 'victoriametrics',
     expr: `sum by (gen_ai_token_type) (increase_pure(sagewai_llm_tokens_total{${P}}[$__range]))`,
     unit: 'short',
@@ -279,7 +279,7 @@ const hudAndBoard: CatalogEntry[] = [
   {
     id: 'cost.by_token_type',
     title: 'Spend by token type',
-    description: 'LLM spend in USD per token type (input, cached input, output) over the selected range, each call priced by the book in effect when it was made (exact increase; equals the ledger). Scoped by the project variable.',
+    description: 'LLM spend in USD per token type (input, cached input, output, reasoning) over the selected range, each call priced by the book in effect when it was made (exact increase; equals the ledger). Scoped by the project variable.',
     datasource: 'victoriametrics',
     expr: `sum by (gen_ai_token_type) (increase_pure(sagewai_llm_token_cost_usd_total{${P}}[$__range]))`,
     unit: 'currencyUSD',
@@ -315,7 +315,7 @@ const hudAndBoard: CatalogEntry[] = [
   {
     id: 'genai.rejected_spans',
     title: 'Rejected GenAI spans',
-    description: 'gen_ai.* spans of external apps the collector refused to price over the selected range, by reason (missing model or tokens, non-integer, negative or absurd counts, cached above input; docs/genai.md). They add nothing to cost, tokens or calls. Shows 0 when calls were counted and none was rejected. Scoped by the project variable.',
+    description: 'gen_ai.* spans of external apps the collector refused to price over the selected range, by reason (missing model or tokens, non-integer, negative or absurd counts, cached above input, reasoning above output; docs/genai.md). They add nothing to cost, tokens or calls. Shows 0 when calls were counted and none was rejected. Scoped by the project variable.',
     datasource: 'victoriametrics',
     expr: `sum by (sagewai_genai_reject_reason) (increase_pure(sagewai_genai_rejected_spans_total{${P}}[$__range])) or (0 * sum(increase_pure(sagewai_llm_calls_total{${P}}[$__range])))`,
     unit: 'short',

@@ -21,6 +21,8 @@ export interface CostRow {
   input_tokens: number;
   output_tokens: number;
   cached_input_tokens: number;
+  /** Reasoning (thinking) tokens; not part of output_tokens. */
+  reasoning_tokens: number;
   /** LLM calls; null for --by token-type (a call has every token type). */
   calls: number | null;
   /** Calls whose model had no price: their cost is unknown. Null for --by token-type. */
@@ -100,7 +102,7 @@ export async function buildCostReport(vm: VictoriaMetricsClient, opts: CostRepor
     if (!r) {
       const l: Record<string, string> = {};
       for (const name of labels) l[name] = metric[name] ?? '';
-      r = { group: key, labels: l, cost_usd: 0, share: null, input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, calls: 0, unpriced_calls: 0 };
+      r = { group: key, labels: l, cost_usd: 0, share: null, input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, reasoning_tokens: 0, calls: 0, unpriced_calls: 0 };
       rows.set(key, r);
     }
     return r;
@@ -109,6 +111,7 @@ export async function buildCostReport(vm: VictoriaMetricsClient, opts: CostRepor
     if (type === 'input') r.input_tokens += n;
     else if (type === 'output') r.output_tokens += n;
     else if (type === 'cached_input') r.cached_input_tokens += n;
+    else if (type === 'reasoning') r.reasoning_tokens += n;
   };
 
   // The raw queries' window: whole seconds ending at `to` (rangeOf), the recorded path splits the same one.
@@ -152,7 +155,7 @@ export async function buildCostReport(vm: VictoriaMetricsClient, opts: CostRepor
   // A series that did not move in the window (an agent created but idle) is not usage.
   const list = [...rows.values()]
     .map((r) => ({ ...r, cost_usd: nano(r.cost_usd) }))
-    .filter((r) => r.cost_usd !== 0 || (r.calls ?? 0) > 0 || r.input_tokens + r.output_tokens + r.cached_input_tokens > 0);
+    .filter((r) => r.cost_usd !== 0 || (r.calls ?? 0) > 0 || r.input_tokens + r.output_tokens + r.cached_input_tokens + r.reasoning_tokens > 0);
   const totalCost = nano(list.reduce((n, r) => n + r.cost_usd, 0));
   for (const r of list) r.share = totalCost > 0 ? r.cost_usd / totalCost : null;
   list.sort((a, b) => b.cost_usd - a.cost_usd || a.group.localeCompare(b.group));
@@ -163,6 +166,7 @@ export async function buildCostReport(vm: VictoriaMetricsClient, opts: CostRepor
     input_tokens: sum((r) => r.input_tokens),
     output_tokens: sum((r) => r.output_tokens),
     cached_input_tokens: sum((r) => r.cached_input_tokens),
+    reasoning_tokens: sum((r) => r.reasoning_tokens),
     calls: tokenType ? null : sum((r) => r.calls),
     unpriced_calls: tokenType ? null : sum((r) => r.unpriced_calls),
     ...(tokenType ? { unpriced_tokens: sum((r) => r.unpriced_tokens) } : {}),

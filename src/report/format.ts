@@ -6,7 +6,7 @@ import type { CostReport, CostRow } from './cost.js';
 export type OutputFormat = 'table' | 'json' | 'csv';
 
 /** CSV columns for finance: stable order and names; add new ones only at the end. */
-export const COST_CSV_COLUMNS = ['group', 'cost_usd', 'share', 'input_tokens', 'output_tokens', 'cached_input_tokens', 'calls', 'unpriced_calls', 'unpriced_tokens'] as const;
+export const COST_CSV_COLUMNS = ['group', 'cost_usd', 'share', 'input_tokens', 'output_tokens', 'cached_input_tokens', 'calls', 'unpriced_calls', 'unpriced_tokens', 'reasoning_tokens'] as const;
 
 function csvCell(v: unknown): string {
   if (v === null || v === undefined) return '';
@@ -34,13 +34,13 @@ function costCell(r: Pick<CostRow, 'cost_usd' | 'unpriced_calls' | 'unpriced_tok
 
 export function costTable(report: CostReport, colour: boolean): string {
   const tokenType = report.by === 'token-type';
-  const head = [report.by, 'cost (USD)', 'share', 'input tok', 'output tok', 'cached tok', ...(tokenType ? [] : ['calls', 'unpriced'])];
+  const head = [report.by, 'cost (USD)', 'share', 'input tok', 'output tok', 'cached tok', 'reasoning tok', ...(tokenType ? [] : ['calls', 'unpriced'])];
   // Colour goes through chalk (src/ui/color.ts decides whether); cli-table3's own colours stay off.
   const c = new Chalk({ level: colour ? 1 : 0 });
   const table = new Table({
     head: head.map((h) => c.cyan(h)),
     style: { head: [], border: [] },
-    colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+    colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
   });
   const cells = (r: Omit<CostRow, 'labels' | 'share'> & { share: number | null }): string[] => [
     r.group,
@@ -49,6 +49,7 @@ export function costTable(report: CostReport, colour: boolean): string {
     int(r.input_tokens),
     int(r.output_tokens),
     int(r.cached_input_tokens),
+    int(r.reasoning_tokens),
     ...(tokenType ? [] : [int(r.calls), int(r.unpriced_calls)]),
   ];
   for (const r of report.rows) table.push(cells(r));

@@ -128,6 +128,7 @@ export interface Totals {
   input: number;
   cached_input: number;
   output: number;
+  reasoning: number;
   calls: number;
 }
 
@@ -135,10 +136,10 @@ export interface Totals {
 export async function ledgerByProject(client: BackendClient, from: Date, projects: readonly string[]): Promise<Map<string, Totals>> {
   const r = await client.costs({ from, to: new Date(Date.now() + 1000), group_by: ['project'] });
   const out = new Map<string, Totals>();
-  for (const p of projects) out.set(p, { cost_nusd: 0, input: 0, cached_input: 0, output: 0, calls: 0 });
+  for (const p of projects) out.set(p, { cost_nusd: 0, input: 0, cached_input: 0, output: 0, reasoning: 0, calls: 0 });
   for (const g of r.groups) {
     if (!g.project || !projects.includes(g.project)) continue;
-    out.set(g.project, { cost_nusd: g.cost_nusd ?? Math.round(g.cost_usd * 1e9), input: g.input_tokens, cached_input: g.cached_input_tokens, output: g.output_tokens, calls: g.calls });
+    out.set(g.project, { cost_nusd: g.cost_nusd ?? Math.round(g.cost_usd * 1e9), input: g.input_tokens, cached_input: g.cached_input_tokens, output: g.output_tokens, reasoning: g.reasoning_tokens, calls: g.calls });
   }
   return out;
 }
@@ -151,7 +152,7 @@ export async function metricsByProject(vm: VictoriaMetricsClient, from: Date, pr
     ['cost.by_project', 'tokens.by_project', 'calls.by_project'].map((id) => vm.query(renderExpr(getEntry(id), { range }), { time: to })),
   );
   const out = new Map<string, Totals>();
-  for (const p of projects) out.set(p, { cost_nusd: 0, input: 0, cached_input: 0, output: 0, calls: 0 });
+  for (const p of projects) out.set(p, { cost_nusd: 0, input: 0, cached_input: 0, output: 0, reasoning: 0, calls: 0 });
   const at = (p: string | undefined) => (p ? out.get(p) : undefined);
   for (const s of cost ?? []) {
     const t = at(s.metric.sagewai_project_id);
@@ -160,7 +161,7 @@ export async function metricsByProject(vm: VictoriaMetricsClient, from: Date, pr
   for (const s of tokens ?? []) {
     const t = at(s.metric.sagewai_project_id);
     const type = s.metric.gen_ai_token_type;
-    if (t && (type === 'input' || type === 'output' || type === 'cached_input')) t[type] += Math.round(s.value);
+    if (t && (type === 'input' || type === 'output' || type === 'cached_input' || type === 'reasoning')) t[type] += Math.round(s.value);
   }
   for (const s of calls ?? []) {
     const t = at(s.metric.sagewai_project_id);

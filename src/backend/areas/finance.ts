@@ -29,6 +29,8 @@ export interface MonthTotal {
   input_tokens: number;
   cached_input_tokens: number;
   output_tokens: number;
+  /** Absent in months closed before reasoning was a token type (it was 0 for all of them). */
+  reasoning_tokens?: number;
   calls: number;
 }
 
@@ -59,9 +61,15 @@ export interface FinanceStore {
 
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** The hash of a closed month: its name, its totals (sorted, canonical JSON) and the previous month's hash. */
+/**
+ * The hash of a closed month: its name, its totals (sorted, canonical JSON) and the previous month's
+ * hash. Reasoning tokens join a row only when there are some, so every month sealed before they
+ * were counted (none then) keeps the hash it was sealed with.
+ */
 export function monthHash(month: string, totals: MonthTotal[], prevHash: string): string {
-  const rows = [...totals].sort((a, b) => a.project.localeCompare(b.project) || a.model.localeCompare(b.model)).map((t) => [t.project, t.model, t.cost_nusd, t.input_tokens, t.cached_input_tokens, t.output_tokens, t.calls]);
+  const rows = [...totals]
+    .sort((a, b) => a.project.localeCompare(b.project) || a.model.localeCompare(b.model))
+    .map((t) => [t.project, t.model, t.cost_nusd, t.input_tokens, t.cached_input_tokens, t.output_tokens, t.calls, ...(t.reasoning_tokens ? [t.reasoning_tokens] : [])]);
   return crypto.createHash('sha256').update(`${prevHash}\n${month}\n${JSON.stringify(rows)}`).digest('hex');
 }
 
@@ -86,7 +94,7 @@ export class SqliteFinanceStore implements FinanceStore {
 
   monthTotals(start: number, end: number): MonthTotal[] {
     return this.sql<[number, number], MonthTotal>(
-      'SELECT project, model, SUM(cost_nusd) AS cost_nusd, SUM(input_tokens) AS input_tokens, SUM(cached_input_tokens) AS cached_input_tokens, SUM(output_tokens) AS output_tokens, COUNT(*) AS calls FROM ledger WHERE created_at >= ? AND created_at < ? GROUP BY project, model ORDER BY project, model',
+      'SELECT project, model, SUM(cost_nusd) AS cost_nusd, SUM(input_tokens) AS input_tokens, SUM(cached_input_tokens) AS cached_input_tokens, SUM(output_tokens) AS output_tokens, SUM(reasoning_tokens) AS reasoning_tokens, COUNT(*) AS calls FROM ledger WHERE created_at >= ? AND created_at < ? GROUP BY project, model ORDER BY project, model',
     ).all(start, end);
   }
 
@@ -245,7 +253,7 @@ export class Finance {
       for (const k of new Set([...a.keys(), ...b.keys()])) {
         const x = a.get(k);
         const y = b.get(k);
-        const same = x && y && x.cost_nusd === y.cost_nusd && x.calls === y.calls && x.input_tokens === y.input_tokens && x.cached_input_tokens === y.cached_input_tokens && x.output_tokens === y.output_tokens;
+        const same = x && y && x.cost_nusd === y.cost_nusd && x.calls === y.calls && x.input_tokens === y.input_tokens && x.cached_input_tokens === y.cached_input_tokens && x.output_tokens === y.output_tokens && (x.reasoning_tokens ?? 0) === (y.reasoning_tokens ?? 0);
         if (!same) differences.push({ project: (x ?? y)!.project, model: (x ?? y)!.model, closed_nusd: x?.cost_nusd ?? 0, ledger_nusd: y?.cost_nusd ?? 0, closed_calls: x?.calls ?? 0, ledger_calls: y?.calls ?? 0 });
       }
       out.push({ month: m.month, hash: m.hash, chain_ok: chainOk, ledger_ok: differences.length === 0, differences });

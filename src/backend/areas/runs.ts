@@ -35,6 +35,7 @@ interface RunRow {
   input_tokens: number;
   cached_input_tokens: number;
   output_tokens: number;
+  reasoning_tokens: number;
   cost_nusd: number;
   error: string | null;
 }
@@ -49,10 +50,14 @@ export interface LedgerEntry {
   quote: PriceQuote;
   input: number;
   cachedInput: number;
+  /** The visible answer; reasoning tokens are counted apart and never included here. */
   output: number;
+  reasoning: number;
   costInput: number;
   costCached: number;
   costOutput: number;
+  costReasoning: number;
+  /** costInput + costCached + costOutput + costReasoning, exactly. */
   cost: number;
   at: number;
 }
@@ -126,7 +131,7 @@ export class SqliteRunStore implements RunStore {
   complete(e: LedgerEntry, reservationId: string): ThresholdCrossing[] {
     return this.db.transaction(() => {
       // The ledger's triggers add this row to budget_spend in this same transaction (store.ts).
-      this.sql('INSERT INTO ledger (run_id, project, agent, user_name, team, provider, model, input_tokens, cached_input_tokens, output_tokens, cost_nusd, input_cost_nusd, cached_cost_nusd, output_cost_nusd, pricebook_version, priced, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
+      this.sql('INSERT INTO ledger (run_id, project, agent, user_name, team, provider, model, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_nusd, input_cost_nusd, cached_cost_nusd, output_cost_nusd, reasoning_cost_nusd, pricebook_version, priced, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
         e.runId,
         e.project,
         e.agent,
@@ -137,15 +142,17 @@ export class SqliteRunStore implements RunStore {
         e.input,
         e.cachedInput,
         e.output,
+        e.reasoning,
         e.cost,
         e.costInput,
         e.costCached,
         e.costOutput,
+        e.costReasoning,
         e.quote.version,
         e.quote.priced ? 1 : 0,
         e.at,
       );
-      this.sql("UPDATE runs SET status = 'completed', completed_at = ?, input_tokens = ?, cached_input_tokens = ?, output_tokens = ?, cost_nusd = ? WHERE id = ?").run(e.at, e.input, e.cachedInput, e.output, e.cost, e.runId);
+      this.sql("UPDATE runs SET status = 'completed', completed_at = ?, input_tokens = ?, cached_input_tokens = ?, output_tokens = ?, reasoning_tokens = ?, cost_nusd = ? WHERE id = ?").run(e.at, e.input, e.cachedInput, e.output, e.reasoning, e.cost, e.runId);
       this.budgets.release(reservationId);
       return this.budgets.crossings({ project: e.project, user: e.user ?? undefined, team: e.team ?? undefined }, e.at);
     })();
@@ -180,7 +187,7 @@ export class SqliteRunStore implements RunStore {
   totals(): { ledger: LedgerAggregate[]; runs: Array<{ project: string; agent: string; status: string; n: number }> } {
     const ledger = this.db
       .prepare<[], Omit<LedgerAggregate, 'priced'> & { priced: number }>(
-        'SELECT project, agent, provider, model, priced, pricebook_version AS version, SUM(cost_nusd) AS cost, SUM(input_cost_nusd) AS costInput, SUM(cached_cost_nusd) AS costCached, SUM(output_cost_nusd) AS costOutput, SUM(input_tokens) AS input, SUM(cached_input_tokens) AS cached, SUM(output_tokens) AS output, COUNT(*) AS calls FROM ledger GROUP BY project, agent, provider, model, priced, pricebook_version',
+        'SELECT project, agent, provider, model, priced, pricebook_version AS version, SUM(cost_nusd) AS cost, SUM(input_cost_nusd) AS costInput, SUM(cached_cost_nusd) AS costCached, SUM(output_cost_nusd) AS costOutput, SUM(reasoning_cost_nusd) AS costReasoning, SUM(input_tokens) AS input, SUM(cached_input_tokens) AS cached, SUM(output_tokens) AS output, SUM(reasoning_tokens) AS reasoning, COUNT(*) AS calls FROM ledger GROUP BY project, agent, provider, model, priced, pricebook_version',
       )
       .all()
       .map((r) => ({ ...r, priced: r.priced === 1 }));
@@ -192,7 +199,7 @@ export class SqliteRunStore implements RunStore {
 const usd = (nusd: number): number => nusd / 1e9;
 
 function runJson(r: RunRow): z.infer<typeof res.runItem> {
-  return { run_id: r.id, project: r.project, agent_name: r.agent, model: r.model, status: r.status as 'completed', started_at: iso(r.started_at) as string, completed_at: iso(r.completed_at), total_tokens: r.input_tokens + r.cached_input_tokens + r.output_tokens, input_tokens: r.input_tokens, cached_input_tokens: r.cached_input_tokens, output_tokens: r.output_tokens, cost_usd: usd(r.cost_nusd), error: r.error };
+  return { run_id: r.id, project: r.project, agent_name: r.agent, model: r.model, status: r.status as 'completed', started_at: iso(r.started_at) as string, completed_at: iso(r.completed_at), total_tokens: r.input_tokens + r.cached_input_tokens + r.output_tokens + r.reasoning_tokens, input_tokens: r.input_tokens, cached_input_tokens: r.cached_input_tokens, output_tokens: r.output_tokens, reasoning_tokens: r.reasoning_tokens, cost_usd: usd(r.cost_nusd), error: r.error };
 }
 
 export interface RunInput {
@@ -221,6 +228,8 @@ export interface InFlightRun {
   outputTokensSoFar: number;
   quote: PriceQuote;
   inputCostNusd: number;
+  /** The reasoning tokens' cost, known once the first visible token arrives (thinking comes first). */
+  reasoningCostNusd: number;
 }
 
 export type RunResult = z.infer<typeof res.runFinished>;
@@ -242,7 +251,8 @@ export class Runs {
     if (!agent) throw notFound(`agent ${input.agent_name}`);
     const started = performance.now();
     const startedAt = Date.now();
-    const maxOut = Math.max(input.max_output_tokens ?? agent.max_output_tokens, input.simulate?.output_tokens ?? 0);
+    // The completion budget bounds output and reasoning together (a told count may exceed it).
+    const maxOut = Math.max(input.max_output_tokens ?? agent.max_output_tokens, (input.simulate?.output_tokens ?? 0) + (input.simulate?.reasoning_tokens ?? 0));
     const inputTokens = input.simulate?.input_tokens ?? estimateTokens(agent.system_prompt) + estimateTokens(input.message);
     const cached = input.simulate?.cached_input_tokens ?? 0;
     const start: RunStart = {
@@ -252,7 +262,7 @@ export class Runs {
       user: input.user ?? null,
       team: input.team ?? null,
       requestedModel: input.model ?? agent.model,
-      worstCase: (model) => PriceBook.costNusd(this.priceBook.quote(model), { input: inputTokens, cachedInput: cached, output: maxOut }),
+      worstCase: (model) => PriceBook.worstCaseNusd(this.priceBook.quote(model), { input: inputTokens, cachedInput: cached, completion: maxOut }),
     };
     const runId = start.runId;
 
@@ -277,7 +287,7 @@ export class Runs {
     const quote = this.priceBook.quote(model);
     // A per-call model override (or a throttle fallback) gets its series at 0 as early as possible.
     if (model !== agent.model) this.metrics.bornAtZero(project, agent.name, model);
-    const flight: InFlightRun = { run_id: runId, project, agent: agent.name, model, startedAt, outputTokensSoFar: 0, quote, inputCostNusd: inputTokens * quote.inputNusd + cached * quote.cachedInputNusd };
+    const flight: InFlightRun = { run_id: runId, project, agent: agent.name, model, startedAt, outputTokensSoFar: 0, quote, inputCostNusd: inputTokens * quote.inputNusd + cached * quote.cachedInputNusd, reasoningCostNusd: 0 };
     this.inFlight.set(runId, flight);
     audit('agent.run.started', project, by, { [sc.ATTR_SAGEWAI_RUN_ID]: runId, [sc.ATTR_SAGEWAI_AGENT_NAME]: agent.name, [sc.ATTR_GEN_AI_REQUEST_MODEL]: model });
     sink.started({ run_id: runId, agent: agent.name, model });
@@ -295,6 +305,7 @@ export class Runs {
     try {
       await this.provider.play(plan, (d) => {
         streamed++;
+        flight.reasoningCostNusd = plan.reasoningTokens * quote.reasoningNusd;
         flight.outputTokensSoFar = Math.round((plan.outputTokens * streamed) / plan.deltas.length);
         sink.delta(d);
       });
@@ -327,13 +338,15 @@ export class Runs {
       input: inputTokens,
       cachedInput: cached,
       output: plan.outputTokens,
+      reasoning: plan.reasoningTokens,
       costInput: inputTokens * priced.inputNusd,
       costCached: cached * priced.cachedInputNusd,
       costOutput: plan.outputTokens * priced.outputNusd,
+      costReasoning: plan.reasoningTokens * priced.reasoningNusd,
       cost: 0,
       at,
     };
-    entry.cost = entry.costInput + entry.costCached + entry.costOutput;
+    entry.cost = entry.costInput + entry.costCached + entry.costOutput + entry.costReasoning;
     const crossings = await this.store.complete(entry, decision.reservationId);
 
     // ── announce: from the recorded entry, right after its commit (the totals never lag or lead the ledger) ──
@@ -342,21 +355,22 @@ export class Runs {
       run_id: runId,
       output: plan.text,
       status: 'completed',
-      usage: { provider: priced.provider, model: priced.model, input_tokens: entry.input, cached_input_tokens: entry.cachedInput, output_tokens: entry.output, cost_usd: usd(entry.cost), cost_nusd: entry.cost, priced: priced.priced },
+      usage: { provider: priced.provider, model: priced.model, input_tokens: entry.input, cached_input_tokens: entry.cachedInput, output_tokens: entry.output, reasoning_tokens: entry.reasoning, cost_usd: usd(entry.cost), cost_nusd: entry.cost, priced: priced.priced },
     };
   }
 
   private announceCompleted(e: LedgerEntry, crossings: ThresholdCrossing[], genAttrs: Attributes, opSeconds: number, started: number, by: string): void {
     const q = e.quote;
-    this.metrics.add({ project: e.project, agent: e.agent, provider: q.provider, model: q.model, priced: q.priced, version: q.version, cost: e.cost, costInput: e.costInput, costCached: e.costCached, costOutput: e.costOutput, input: e.input, cached: e.cachedInput, output: e.output, calls: 1 });
+    this.metrics.add({ project: e.project, agent: e.agent, provider: q.provider, model: q.model, priced: q.priced, version: q.version, cost: e.cost, costInput: e.costInput, costCached: e.costCached, costOutput: e.costOutput, costReasoning: e.costReasoning, input: e.input, cached: e.cachedInput, output: e.output, reasoning: e.reasoning, calls: 1 });
     this.metrics.runOutcome(e.project, e.agent, 'completed');
     this.inFlight.delete(e.runId);
     inst.genAiTokenUsage.record(e.input + e.cachedInput, { ...genAttrs, [sc.ATTR_GEN_AI_TOKEN_TYPE]: 'input' });
-    inst.genAiTokenUsage.record(e.output, { ...genAttrs, [sc.ATTR_GEN_AI_TOKEN_TYPE]: 'output' });
+    // GenAI semconv: output tokens include reasoning (gen_ai.usage.reasoning.output_tokens is a part of them).
+    inst.genAiTokenUsage.record(e.output + e.reasoning, { ...genAttrs, [sc.ATTR_GEN_AI_TOKEN_TYPE]: 'output' });
     inst.genAiDuration.record(opSeconds, genAttrs);
     inst.runDuration.record((performance.now() - started) / 1000, runAttrs(e.project, e.agent, 'completed'));
     if (!q.priced) audit('pricing.unpriced', e.project, by, { [sc.ATTR_GEN_AI_REQUEST_MODEL]: q.model, [sc.ATTR_SAGEWAI_RUN_ID]: e.runId, [sc.ATTR_SAGEWAI_AGENT_NAME]: e.agent });
-    audit('agent.run.completed', e.project, by, { [sc.ATTR_SAGEWAI_RUN_ID]: e.runId, [sc.ATTR_SAGEWAI_AGENT_NAME]: e.agent, [sc.ATTR_GEN_AI_REQUEST_MODEL]: q.model, [sc.ATTR_SAGEWAI_COST_USD]: usd(e.cost), 'gen_ai.usage.input_tokens': e.input, 'gen_ai.usage.output_tokens': e.output });
+    audit('agent.run.completed', e.project, by, { [sc.ATTR_SAGEWAI_RUN_ID]: e.runId, [sc.ATTR_SAGEWAI_AGENT_NAME]: e.agent, [sc.ATTR_GEN_AI_REQUEST_MODEL]: q.model, [sc.ATTR_SAGEWAI_COST_USD]: usd(e.cost), 'gen_ai.usage.input_tokens': e.input, 'gen_ai.usage.output_tokens': e.output + e.reasoning, 'gen_ai.usage.reasoning.output_tokens': e.reasoning });
     for (const c of crossings) audit('budget.threshold', e.project, by, { ...budgetAttrs(c.budget), 'sagewai.budget.threshold': c.threshold });
   }
 
@@ -380,13 +394,13 @@ export class Runs {
     }
   }
 
-  /** Live cost of the runs in flight (input priced at start, output as it streams). */
+  /** Live cost of the runs in flight (input priced at start, reasoning at the first token, output as it streams). */
   live(project?: string): Array<z.infer<typeof res.liveState>['runs_in_flight'][number]> {
     const now = Date.now();
     const out: Array<z.infer<typeof res.liveState>['runs_in_flight'][number]> = [];
     for (const r of this.inFlight.values()) {
       if (project && r.project !== project) continue;
-      out.push({ run_id: r.run_id, project: r.project, agent: r.agent, model: r.model, started_at: new Date(r.startedAt).toISOString(), elapsed_ms: now - r.startedAt, cost_usd: usd(r.inputCostNusd + r.outputTokensSoFar * r.quote.outputNusd) });
+      out.push({ run_id: r.run_id, project: r.project, agent: r.agent, model: r.model, started_at: new Date(r.startedAt).toISOString(), elapsed_ms: now - r.startedAt, cost_usd: usd(r.inputCostNusd + r.reasoningCostNusd + r.outputTokensSoFar * r.quote.outputNusd) });
     }
     return out;
   }
