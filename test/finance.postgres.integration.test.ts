@@ -71,7 +71,7 @@ describe('finance on PostgreSQL', () => {
       expect(t.costInput + t.costCached + t.costOutput + t.costReasoning).toBe(t.cost);
     }
     // The ledger columns and the analytics by token type on this engine carry the same split.
-    expect((await db.query('SELECT SUM(reasoning_tokens)::int AS r, SUM(input_cost_nusd + cached_cost_nusd + output_cost_nusd + reasoning_cost_nusd - cost_nusd)::int AS gap FROM ledger')).rows).toEqual([{ r: 600, gap: 0 }]);
+    expect((await pgr.db.query('SELECT SUM(reasoning_tokens)::int AS r, SUM(input_cost_nusd + cached_cost_nusd + output_cost_nusd + reasoning_cost_nusd - cost_nusd)::int AS gap FROM ledger')).rows).toEqual([{ r: 600, gap: 0 }]);
     const [all] = await a.o.stores.analytics.costRows({ from: 0, to: Date.now() + 1, keys: [] });
     expect(all).toMatchObject({ reasoning: 600, output: 400, c_reason: totalsA.ledger[0]!.costReasoning + totalsB.ledger[0]!.costReasoning });
     expect(totalsA.ledger[0]?.cost).toBe(before.usage.cost_nusd);
