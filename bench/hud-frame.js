@@ -2,7 +2,7 @@
  * Figures: HUD, time to produce one frame with 1,000 agents and 100 workers — the live redraw
  * (what the interactive HUD does at each refresh) and the one-shot frame (`hud --once`).
  *
- * Plain-data sources (20 tenants × 50 agents, 2 models each; 100 workers in 20 pools; 60 runs and
+ * Plain-data sources (20 tenants × 50 agents, 2 models each; 100 workers in 60 pools; 60 runs and
  * 40 tasks in flight; 50 audit events) go through the HUD's own model builder (`assembleModel`,
  * with the previous frame for trends), then Ink at 120×40 with React's production build as the
  * `hud` command selects it (NODE_ENV=production unless set):

@@ -94,6 +94,27 @@ describe('assembleModel', () => {
     expect(kpi(second, 'runsInFlight')).toMatchObject({ value: 2, trend: 'flat' });
   });
 
+  it('lists each model of an agent once, busiest first then by name, however many models it calls', () => {
+    // 2 models (the common case) and 12 (past the few an agent is assumed to have), each model
+    // seen in live state and (all but m00, which has no traffic series) in two call series.
+    for (const n of [2, 12]) {
+      const models = Array.from({ length: n }, (_, i) => `m${String((i * 5) % n).padStart(2, '0')}`);
+      const rate = (m: string): number | null => (m === 'm00' ? null : Number(m.slice(1)) % 3);
+      const calls = [...models, ...models.slice().reverse()].filter((model) => model !== 'm00').map((model) => ({ project: 'acme', agent: 'a', model, callsPerSec: Number(model.slice(1)) % 3 }));
+      const m = assembleModel(
+        input({
+          metrics: { ok: true, value: metrics({ callsByAgent: calls, costRateByAgent: [] }) },
+          live: { ok: true, value: { ...live, agents: models.map((model) => ({ project: 'acme', name: 'a', model })) } },
+        }),
+      );
+      const edges = m.graph[0]?.agents.find((a) => a.name === 'a')?.models ?? [];
+      const expected = models
+        .map((model) => ({ model, callsPerSec: rate(model) }))
+        .sort((a, b) => (b.callsPerSec ?? -1) - (a.callsPerSec ?? -1) || (a.model < b.model ? -1 : 1));
+      expect(edges).toEqual(expected);
+    }
+  });
+
   it('does not compare samples taken under different tenant filters', () => {
     const all = assembleModel(input());
     const acme = assembleModel(input({ now: T1, project: 'acme', previous: all }));

@@ -14,6 +14,7 @@ import {
   type Kpi,
   type KpiId,
   type Mission,
+  type ModelEdge,
   type SourceId,
   type SourceStatus,
   type TenantNode,
@@ -42,12 +43,6 @@ function status(id: SourceId, r: SourceResult<unknown>, now: Date, previous: Hud
   const prev = previous?.sources[id];
   const lastGoodAt = prev === undefined ? null : prev.state === 'ok' ? prev.at : prev.lastGoodAt;
   return { state: 'down', reason: r.reason, lastGoodAt };
-}
-
-function sumOrNull(values: Array<number | null>): number | null {
-  let total: number | null = null;
-  for (const v of values) if (v !== null) total = (total ?? 0) + v;
-  return total;
 }
 
 const WORKER_STATES = ['online', 'busy', 'lost'] as const;
@@ -80,31 +75,52 @@ export function assembleModel(input: AssembleInput): HudModel {
   });
 
   // ── graph: tenant → agent → model edges, tenant → pools ──
+  // Built once with 1,000+ agents per refresh, so the edges are the model's own objects from the
+  // start (no copies per stage); Map insertion order plus a stable sort keeps the output order.
   interface AgentAcc {
-    models: Map<string, number | null>;
+    edges: ModelEdge[];
+    /** Only for agents with many models; a few are found faster by scanning `edges`. */
+    byModel: Map<string, ModelEdge> | null;
     usdh: number | null;
   }
-  const tenants = new Map<string, { agents: Map<string, AgentAcc>; pools: Map<string, FleetRow> }>();
-  const tenant = (p: string) => {
+  interface TenantAcc {
+    agents: Map<string, AgentAcc>;
+    pools: Map<string, FleetRow>;
+  }
+  const tenants = new Map<string, TenantAcc>();
+  let lastProject: string | undefined;
+  let lastTenant: TenantAcc | undefined;
+  const tenant = (p: string): TenantAcc => {
+    if (p === lastProject && lastTenant) return lastTenant;
     let t = tenants.get(p);
     if (!t) tenants.set(p, (t = { agents: new Map(), pools: new Map() }));
+    lastProject = p;
+    lastTenant = t;
     return t;
   };
   const agent = (p: string, name: string): AgentAcc => {
     const t = tenant(p);
     let a = t.agents.get(name);
-    if (!a) t.agents.set(name, (a = { models: new Map(), usdh: null }));
+    if (!a) t.agents.set(name, (a = { edges: [], byModel: null, usdh: null }));
     return a;
   };
-  if (live) {
-    for (const a of live.agents) {
-      if (!keep(a.project)) continue;
-      const acc = agent(a.project, a.name);
-      if (!acc.models.has(a.model)) acc.models.set(a.model, null);
+  const edge = (acc: AgentAcc, model: string): ModelEdge => {
+    let e: ModelEdge | undefined;
+    if (acc.byModel) e = acc.byModel.get(model);
+    else for (const x of acc.edges) if (x.model === model) e = x;
+    if (!e) {
+      e = { model, callsPerSec: null };
+      acc.edges.push(e);
+      if (acc.byModel) acc.byModel.set(model, e);
+      else if (acc.edges.length > 8) acc.byModel = new Map(acc.edges.map((x) => [x.model, x]));
     }
+    return e;
+  };
+  if (live) {
+    for (const a of live.agents) if (keep(a.project)) edge(agent(a.project, a.name), a.model);
   }
   if (metrics) {
-    for (const c of metrics.callsByAgent) if (keep(c.project)) agent(c.project, c.agent).models.set(c.model, c.callsPerSec);
+    for (const c of metrics.callsByAgent) if (keep(c.project)) edge(agent(c.project, c.agent), c.model).callsPerSec = c.callsPerSec;
     for (const c of metrics.costRateByAgent) if (keep(c.project)) agent(c.project, c.agent).usdh = c.usdPerHour;
     for (const w of metrics.workersByPoolState) {
       if (!keep(w.project)) continue;
@@ -116,24 +132,39 @@ export function assembleModel(input: AssembleInput): HudModel {
   }
   for (const s of metrics?.costByProject ?? []) if (keep(s.project)) tenant(s.project);
 
+  const byRate = (a: { callsPerSec: number | null }, b: { callsPerSec: number | null }): number => (b.callsPerSec ?? -1) - (a.callsPerSec ?? -1);
   const graph: TenantNode[] = [];
   const fleet: FleetRow[] = [];
-  for (const [p, t] of [...tenants.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
+  for (const p of [...tenants.keys()].sort((a, b) => a.localeCompare(b))) {
+    const t = tenants.get(p) as TenantAcc;
     const agents: AgentNode[] = [];
     for (const [name, acc] of t.agents) {
-      const edges = [...acc.models.entries()].map(([model, callsPerSec]) => ({ model, callsPerSec }));
-      edges.sort((a, b) => (b.callsPerSec ?? -1) - (a.callsPerSec ?? -1) || a.model.localeCompare(b.model));
-      agents.push({ name, models: edges, callsPerSec: sumOrNull(edges.map((e) => e.callsPerSec)), usdPerHour: acc.usdh });
+      const edges = acc.edges;
+      const byEdge = (a: ModelEdge, b: ModelEdge): number => byRate(a, b) || a.model.localeCompare(b.model);
+      // Two edges is the common case: one comparison does what a stable sort would.
+      if (edges.length === 2) {
+        if (byEdge(edges[0] as ModelEdge, edges[1] as ModelEdge) > 0) edges.reverse();
+      } else if (edges.length > 2) edges.sort(byEdge);
+      let calls: number | null = null;
+      for (const e of edges) if (e.callsPerSec !== null) calls = (calls ?? 0) + e.callsPerSec;
+      agents.push({ name, models: edges, callsPerSec: calls, usdPerHour: acc.usdh });
     }
-    agents.sort((a, b) => (b.callsPerSec ?? -1) - (a.callsPerSec ?? -1) || a.name.localeCompare(b.name));
+    agents.sort((a, b) => byRate(a, b) || a.name.localeCompare(b.name));
+    // Summed in the sorted order, as before: floating-point sums depend on the order.
+    let tenantCalls: number | null = null;
+    let tenantUsdh: number | null = null;
+    for (const a of agents) {
+      if (a.callsPerSec !== null) tenantCalls = (tenantCalls ?? 0) + a.callsPerSec;
+      if (a.usdPerHour !== null) tenantUsdh = (tenantUsdh ?? 0) + a.usdPerHour;
+    }
     const pools = [...t.pools.values()].sort((a, b) => a.pool.localeCompare(b.pool));
     fleet.push(...pools);
     graph.push({
       project: p,
       agents,
       pools: pools.map(({ pool, online, busy, lost }) => ({ pool, online, busy, lost })),
-      callsPerSec: sumOrNull(agents.map((a) => a.callsPerSec)),
-      usdPerHour: sumOrNull(agents.map((a) => a.usdPerHour)),
+      callsPerSec: tenantCalls,
+      usdPerHour: tenantUsdh,
     });
   }
 

@@ -32,13 +32,16 @@ function downLine(s: SourceStatus, width: number): Line {
   return [{ t: fit(downText(s), width), color: 'red' }];
 }
 
-/** Fill `height` lines from `rows`, replacing the last visible one with "… N more" if they overflow. */
-function capped(rows: Line[], height: number, noun: string): Line[] {
-  if (rows.length <= height) return rows;
+/**
+ * Fill `height` lines from `items`, replacing the last visible one with "… N more" if they
+ * overflow. Only the items shown are formatted: a panel lists a few dozen of thousands.
+ */
+function capped<T>(items: readonly T[], height: number, noun: string, row: (item: T) => Line): Line[] {
+  if (items.length <= height) return items.map(row);
   // Too short for a "more" line: the panel title carries the count.
-  if (height <= 2) return rows.slice(0, Math.max(0, height));
-  const shown = rows.slice(0, height - 1);
-  shown.push(dim(`… ${rows.length - shown.length} more ${noun}`));
+  if (height <= 2) return items.slice(0, Math.max(0, height)).map(row);
+  const shown = items.slice(0, height - 1).map(row);
+  shown.push(dim(`… ${items.length - shown.length} more ${noun}`));
   return shown;
 }
 
@@ -237,14 +240,14 @@ export function missionsPanel(model: HudModel, width: number, height: number): L
   const [wT, wA, wM, wE, wC] = cols.map((c) => Math.max(4, Math.floor(c * scale))) as [number, number, number, number, number];
   const col = (t: string, w: number): string => `${pad(t, w - 1)} `;
   const header: Line = [{ t: col('tenant', wT) + col('agent/pool', wA) + col('model/worker', wM) + pad('elapsed', wE, true) + pad('cost', wC, true), dim: true }];
-  const rows: Line[] = model.missions.map((m) => [
+  const row = (m: (typeof model.missions)[number]): Line => [
     { t: col(m.project, wT), color: 'yellow' },
     { t: col(m.kind === 'run' ? (m.agent ?? DASH) : `task · ${m.pool ?? DASH}`, wA), color: m.kind === 'run' ? 'cyan' : 'magenta' },
     { t: col(m.kind === 'run' ? (m.model ?? DASH) : (m.workerId ?? 'unclaimed'), wM) },
     { t: pad(formatElapsed(m.elapsedMs), wE, true) },
     { t: pad(m.kind === 'run' ? formatUsd(m.costUsd, true) : DASH, wC, true), bold: true },
-  ]);
-  return height < 4 ? capped(rows, height, 'in flight') : [header, ...capped(rows, height - 1, 'in flight')];
+  ];
+  return height < 4 ? capped(model.missions, height, 'in flight', row) : [header, ...capped(model.missions, height - 1, 'in flight', row)];
 }
 
 // ── fleet ──
@@ -256,14 +259,14 @@ export function fleetPanel(model: HudModel, width: number, height: number): Line
   const wT = Math.max(6, Math.min(18, width - 32));
   const wP = Math.max(6, Math.min(12, width - wT - 21));
   const header: Line = [{ t: `${pad('tenant', wT - 1)} ${pad('pool', wP - 1)} ${pad('online', 7, true)}${pad('busy', 7, true)}${pad('lost', 7, true)}`, dim: true }];
-  const rows: Line[] = model.fleet.map((f) => [
+  const row = (f: (typeof model.fleet)[number]): Line => [
     { t: `${pad(f.project, wT - 1)} `, color: 'yellow' },
     { t: `${pad(f.pool, wP - 1)} `, color: 'magenta' },
     { t: pad(String(f.online), 7, true), color: 'green' },
     { t: pad(String(f.busy), 7, true), color: 'cyan' },
     { t: pad(String(f.lost), 7, true), color: f.lost > 0 ? 'red' : undefined } as Seg,
-  ]);
-  return height < 4 ? capped(rows, height, 'pools') : [header, ...capped(rows, height - 1, 'pools')];
+  ];
+  return height < 4 ? capped(model.fleet, height, 'pools', row) : [header, ...capped(model.fleet, height - 1, 'pools', row)];
 }
 
 // ── spend ──
@@ -274,14 +277,14 @@ export function spendPanel(model: HudModel, width: number, height: number): Line
   if (model.spend.length === 0) return [dim('no spend recorded today')];
   const wT = Math.max(6, Math.min(18, Math.floor(width * 0.35)));
   const wS = Math.max(0, width - wT - 22);
-  const rows: Line[] = model.spend.map((s) => [
+  const row = (s: (typeof model.spend)[number]): Line => [
     { t: pad(s.project, wT - 1), color: 'yellow' },
     { t: pad(formatUsd(s.costUsd, true), 11, true), bold: true },
     { t: pad(s.usdPerHour === null ? DASH : `${formatUsd(s.usdPerHour)}/h`, 11, true), dim: true },
     { t: ' ' },
     { t: sparkline(s.series, wS), color: 'green' },
-  ]);
-  return capped(rows, height, 'tenants');
+  ];
+  return capped(model.spend, height, 'tenants', row);
 }
 
 // ── events ──
