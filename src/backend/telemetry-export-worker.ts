@@ -10,11 +10,11 @@ import type { LogRecordMessage, ScopeMessage, SpanMessage, ToWorker } from './te
 /**
  * The OTLP span and log exporters, on a worker thread (see telemetry-offload.ts): the request
  * thread hands over plain records in batches; this thread rebuilds what the OTLP transformer
- * reads, encodes protobuf and POSTs, one export per signal at a time, in arrival order. Exporter settings come from the same OTEL_* variables as before (a
+ * reads, encodes protobuf and POSTs, one export per signal at a time, up to MAX_BATCH records
+ * each, in arrival order. Exporter settings come from the same OTEL_* variables as before (a
  * worker sees the process's environment).
  */
 const MAX_BATCH = 512;
-const DELAY_MS = 1000;
 const port = parentPort;
 if (!port) throw new Error('telemetry-export-worker must run as a worker thread');
 
@@ -24,34 +24,19 @@ interface Exporter<T> {
   shutdown(): Promise<void>;
 }
 
-/**
- * One signal's queue: exports in order, one at a time, MAX_BATCH records or what is there after
- * DELAY_MS (as the SDK's batch processors did: fewer, larger requests cost less per record);
- * drained() resolves when nothing is queued or in flight.
- */
+/** One signal's queue: exports in order, one at a time; drained() resolves when nothing is queued or in flight. */
 class Queue<T> {
   private readonly items: T[] = [];
   private exporting = false;
-  private timer: NodeJS.Timeout | undefined;
-  private flushing = 0;
   private waiters: Array<() => void> = [];
   constructor(private readonly exporter: Exporter<T>) {}
 
   push(xs: T[]): void {
     for (const x of xs) this.items.push(x);
-    if (this.items.length >= MAX_BATCH || this.flushing > 0) this.pump();
-    else this.schedule();
+    this.pump();
   }
 
-  private schedule(): void {
-    this.timer ??= setTimeout(() => {
-      this.timer = undefined;
-      this.pump(true);
-    }, DELAY_MS);
-  }
-
-  /** Exports the next batch: at once when `now`, a whole batch is queued or a flush waits; else after DELAY_MS. */
-  private pump(now = false): void {
+  private pump(): void {
     if (this.exporting) return;
     if (this.items.length === 0) {
       const w = this.waiters;
@@ -59,39 +44,24 @@ class Queue<T> {
       for (const f of w) f();
       return;
     }
-    if (this.items.length < MAX_BATCH && !now && this.flushing === 0) {
-      this.schedule();
-      return;
-    }
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
     this.exporting = true;
     const batch = this.items.splice(0, MAX_BATCH);
     // A failed export is lost as with the SDK's batch processor (which reports it through diag and
     // goes on); the exporter has already retried what is retryable.
     this.exporter.export(batch, () => {
       this.exporting = false;
-      this.pump(this.items.length === 0);
+      this.pump();
     });
   }
 
-  private drained(): Promise<void> {
+  drained(): Promise<void> {
     if (!this.exporting && this.items.length === 0) return Promise.resolve();
-    const p = new Promise<void>((resolve) => this.waiters.push(resolve));
-    this.pump(true);
-    return p;
+    return new Promise((resolve) => this.waiters.push(resolve));
   }
 
   async flush(): Promise<void> {
-    this.flushing++;
-    try {
-      await this.drained();
-      await this.exporter.forceFlush?.();
-    } finally {
-      this.flushing--;
-    }
+    await this.drained();
+    await this.exporter.forceFlush?.();
   }
 
   shutdown(): Promise<void> {

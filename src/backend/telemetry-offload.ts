@@ -15,7 +15,7 @@ import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base'
  * the worker has sent everything handed over before the call (what `run-example --verify` and
  * `serve`'s stop rely on). The SDK (spans, log records, sampling, limits) is unchanged.
  */
-const BATCH = 512;
+const BATCH = 256;
 const HANDOVER_MS = 200;
 /** A flush that the worker does not confirm in this time resolves anyway (the exporters time out after 10 s each). */
 const FLUSH_TIMEOUT_MS = 30_000;
