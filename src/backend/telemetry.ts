@@ -1,9 +1,12 @@
 import { ROOT_CONTEXT, type Context, type ContextManager } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { AggregationTemporality, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { BatchLogRecordProcessor } from '@opentelemetry/sdk-logs';
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import { OffloadedExport } from './telemetry-offload.js';
 import { ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_SERVICE_NAMESPACE, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 
 /**
@@ -79,7 +82,6 @@ export function startTelemetry(opts: TelemetryOptions): Telemetry {
   const disabled = !opts.enabled || ['true', '1'].includes(String(process.env.OTEL_SDK_DISABLED).toLowerCase());
   if (disabled) return { enabled: false, shutdown: async () => undefined };
   const interval = metricExportIntervalMs();
-  const offload = new OffloadedExport();
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({
       [ATTR_SERVICE_NAME]: 'sagewai-admin',
@@ -96,9 +98,8 @@ export function startTelemetry(opts: TelemetryOptions): Telemetry {
         exportTimeoutMillis: Math.min(interval, 30_000),
       }),
     ],
-    // Spans and log records are encoded and sent on a worker thread (telemetry-offload.ts).
-    logRecordProcessors: [offload.logRecordProcessor],
-    spanProcessors: [offload.spanProcessor],
+    logRecordProcessors: [new BatchLogRecordProcessor({ exporter: new OTLPLogExporter(), scheduledDelayMillis: 1000 })],
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter(), { scheduledDelayMillis: 1000 })],
     instrumentations: [],
     contextManager: new SynchronousContextManager(),
   });
