@@ -18,6 +18,7 @@ const BENCHES = [
   ['first-data', 300],
   ['throughput', 420],
   ['replicas', 420],
+  ['ledger-scale', 900],
   ['cost-report', 1200],
   ['memory', 420],
   ['agreement', 900],

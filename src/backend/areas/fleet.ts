@@ -230,7 +230,7 @@ export class Fleet {
       });
       task = await this.store.claim(w, Date.now());
     }
-    inst.fleetClaimDuration.record((performance.now() - start) / 1000, { [sc.ATTR_SAGEWAI_PROJECT_ID]: w.project, [sc.ATTR_SAGEWAI_FLEET_POOL]: w.pool, [sc.ATTR_SAGEWAI_FLEET_CLAIM_RESULT]: task ? 'task' : 'empty' });
+    inst.recordFleetClaim((performance.now() - start) / 1000, w.project, w.pool, task ? 'task' : 'empty');
     if (!task) {
       await this.store.touchWorker(w.id, Date.now());
       return undefined;
