@@ -117,7 +117,7 @@ export async function waitFirstScrapes(vmUrl: string, options: { timeoutMs: numb
     } catch (err) {
       pending = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
     }
-    await new Promise((r) => setTimeout(r, options.pollMs ?? 200));
+    await new Promise((r) => setTimeout(r, options.pollMs ?? 100));
   }
   throw new Error(`VictoriaMetrics' first scrapes are not all up after ${Math.round(options.timeoutMs / 1000)} s: ${pending}`);
 }
