@@ -87,7 +87,7 @@ export const EARLY_EXPORT_DELAY_MS = 100;
  * after the first hint, covering every hint until it starts. Values are cumulative, so an extra
  * export never changes a number, only when the collector sees it.
  */
-function earlyExports(reader: PeriodicExportingMetricReader): { stop(): void } {
+export function earlyExports(reader: Pick<PeriodicExportingMetricReader, 'forceFlush'>): { stop(): void } {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   setExportSoonHandler(() => {
