@@ -155,6 +155,9 @@ async function step({ store, counter, extra, ...load }) {
     p99ms: round(p99, 1),
     failedRequests: r.failed,
     storeCores: round(cpu / r.wallSeconds, 2),
+    // What one core of the store took: the figure that does not depend on how much CPU the
+    // neighbours left it (the throughput bench's CPU per request, for a store).
+    perStoreCore: cpu > 0 ? round(rows / cpu, 0) : null,
     generatorCores: round((gen.user + gen.system) / 1e6 / r.wallSeconds, 2),
     machineBusy: machineBusy(before.busy),
     storeRssMB: round((rssBytes(store.pid) ?? 0) / 1e6, 0),
@@ -167,7 +170,7 @@ async function ramp(name, rates, run) {
   for (const rate of rates) {
     const s = await run(rate);
     steps.push(s);
-    log(`${name} ${rate}/s: accepted ${s.accepted}/s (${Math.round(s.share * 100)} %), p99 ${s.p99ms} ms, store ${s.storeCores} cores, generator ${s.generatorCores} cores, machine ${Math.round(s.machineBusy * 100)} % busy, RSS ${s.storeRssMB} MB${s.activeSeries !== undefined ? `, ${s.activeSeries} series` : ''} → ${s.keptUp ? 'kept up' : 'STOPPED keeping up'}`);
+    log(`${name} ${rate}/s: accepted ${s.accepted}/s (${Math.round(s.share * 100)} %), p99 ${s.p99ms} ms, store ${s.storeCores} cores (${s.perStoreCore}/s per core), generator ${s.generatorCores} cores, machine ${Math.round(s.machineBusy * 100)} % busy, RSS ${s.storeRssMB} MB${s.activeSeries !== undefined ? `, ${s.activeSeries} series` : ''} → ${s.keptUp ? 'kept up' : 'STOPPED keeping up'}`);
     if (!s.keptUp) break;
   }
   const kept = steps.filter((s) => s.keptUp);
@@ -250,7 +253,7 @@ await main('scale-limits', async () => {
   const load1 = machine().loadavg1m;
   const where = (r, unit) =>
     r.stoppedAt
-      ? `kept up to ${r.keptUpTo ? `${r.keptUpTo.target.toLocaleString('en-US')} ${unit}` : 'none of the steps'}; at ${r.stoppedAt.target.toLocaleString('en-US')} ${unit} it accepted ${r.stoppedAt.accepted.toLocaleString('en-US')} (${Math.round(r.stoppedAt.share * 100)} %, p99 ${r.stoppedAt.p99ms} ms, store ${r.stoppedAt.storeCores} cores, generator ${r.stoppedAt.generatorCores} cores, machine ${Math.round(r.stoppedAt.machineBusy * 100)} % busy, RSS ${r.stoppedAt.storeRssMB} MB)`
+      ? `kept up to ${r.keptUpTo ? `${r.keptUpTo.target.toLocaleString('en-US')} ${unit}` : 'none of the steps'}; at ${r.stoppedAt.target.toLocaleString('en-US')} ${unit} it accepted ${r.stoppedAt.accepted.toLocaleString('en-US')} (${Math.round(r.stoppedAt.share * 100)} %, p99 ${r.stoppedAt.p99ms} ms, store ${r.stoppedAt.storeCores} cores = ${(r.stoppedAt.perStoreCore ?? 0).toLocaleString('en-US')} per core, generator ${r.stoppedAt.generatorCores} cores, machine ${Math.round(r.stoppedAt.machineBusy * 100)} % busy, RSS ${r.stoppedAt.storeRssMB} MB)`
       : `kept up at every step up to ${r.keptUpTo.target.toLocaleString('en-US')} ${unit}: the ramp did not reach its limit (raise the rates)`;
   const how = `stores alone on the pinned binaries, fresh data, ${CONCURRENCY} requests in flight at most, ${STEP_SECONDS} s per step, generator in the bench process with prebuilt bodies; keeps up = ≥ ${KEEP_UP_SHARE * 100} % of the target accepted (store's own counters) and p99 ≤ ${KEEP_UP_P99_MS} ms; load average ${load0} at the start, ${load1} at the end`;
   return [
