@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execa } from 'execa';
 import { UserError } from '../errors.js';
 import { assetsDir, defaultCacheDir } from '../paths.js';
 import { PINNED, type ComponentName, type InstallableName } from './versions.js';
@@ -157,6 +156,7 @@ export async function binaryVersionMatches(component: InstallableName, file: str
   const want = PINNED[component].version;
   const goPkg = component === 'collector' ? undefined : PINNED[component].goPackage;
   if (goPkg) {
+    const { execa } = await import('execa');
     const r = await execa('go', ['version', '-m', file], { reject: false, timeout: 10_000 });
     if (r.exitCode === 0) {
       const modPath = goPkg.replace(/\/app\/.*$/, '');
@@ -165,6 +165,7 @@ export async function binaryVersionMatches(component: InstallableName, file: str
     }
   }
   for (const flag of ['--version', '-version']) {
+    const { execa } = await import('execa');
     const r = await execa(file, [flag], { reject: false, timeout: 10_000 });
     const out = `${r.stdout}\n${r.stderr}`;
     if (r.exitCode === 0 && out.trim().length > 0) return new RegExp(`(^|[^0-9.])${want.replace(/\./g, '\\.')}([^0-9]|$)`).test(out);
