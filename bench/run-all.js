@@ -22,6 +22,7 @@ const BENCHES = [
   ['cost-report', 1200],
   ['memory', 420],
   ['agreement', 900],
+  ['scale-limits', 240],
 ];
 
 const wanted = process.argv.slice(2);

@@ -99,11 +99,13 @@ describe('up / status / down (native runtime)', () => {
       expect(r.stderr).toMatch(/^Error: collector exited \(code 3\) before becoming healthy .*this collector is broken/m);
       expect(r.stderr).toMatch(/^Try this: read .*collector\.log/m);
       expect(fs.existsSync(path.join(other, 'state', 'stack.json'))).toBe(false);
-      // VictoriaMetrics and VictoriaLogs were started and must have been stopped again.
-      const vmLog = fs.readFileSync(path.join(other, 'state', 'logs', 'victoria-metrics.log'), 'utf8');
-      expect(vmLog).toMatch(/started server at http:\/\/127\.0\.0\.1|listening|started/i);
-      const health = await fetch(`http://127.0.0.1:${p.vm}/health`).then(() => 'answered', () => 'refused');
-      expect(health).toBe('refused');
+      // VictoriaLogs was started beside the collector and must have been stopped again.
+      const vlLog = fs.readFileSync(path.join(other, 'state', 'logs', 'victoria-logs.log'), 'utf8');
+      expect(vlLog).toMatch(/started server at http:\/\/127\.0\.0\.1|listening|started/i);
+      expect(await fetch(`http://127.0.0.1:${p.vl}/health`).then(() => 'answered', () => 'refused')).toBe('refused');
+      // VictoriaMetrics (the scraper) and vmalert start only once the collector answers: never here.
+      expect(fs.existsSync(path.join(other, 'state', 'logs', 'victoria-metrics.log'))).toBe(false);
+      expect(await fetch(`http://127.0.0.1:${p.vm}/health`).then(() => 'answered', () => 'refused')).toBe('refused');
     } finally {
       fs.rmSync(other, { recursive: true, force: true });
     }

@@ -45,6 +45,26 @@ describe('binary cache entries', () => {
     expect(checkCacheEntry(cache, 'victoria-metrics')).toMatchObject({ state: 'corrupt', reason: expect.stringMatching(/\.sha256/) });
     expect(fs.readdirSync(cache).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
+
+  it('hash again whenever the file changed since it last matched, even at the same size', () => {
+    const cache = path.join(tmp, 'cache-stamp');
+    const src = path.join(tmp, 'vm-binary-stamp');
+    fs.writeFileSync(src, '#!/bin/sh\necho hello\n');
+    const placed = placeInCache(cache, 'victoria-metrics', src);
+    expect(checkCacheEntry(cache, 'victoria-metrics').state).toBe('ok');
+    expect(fs.existsSync(`${placed}.verified`)).toBe(true);
+    const good = fs.readFileSync(placed);
+    const flipped = Buffer.from(good);
+    flipped.writeUInt8((flipped.readUInt8(flipped.length - 2) ^ 1) & 0xff, flipped.length - 2);
+    fs.writeFileSync(placed, flipped);
+    expect(checkCacheEntry(cache, 'victoria-metrics')).toMatchObject({ state: 'corrupt', reason: expect.stringMatching(/SHA-256/) });
+    fs.writeFileSync(placed, good);
+    expect(checkCacheEntry(cache, 'victoria-metrics').state).toBe('ok');
+    // A stamp for another hash (the sidecar was rewritten) is not trusted either.
+    fs.writeFileSync(`${placed}.sha256`, `${'0'.repeat(64)}  ${path.basename(placed)}\n`);
+    expect(checkCacheEntry(cache, 'victoria-metrics')).toMatchObject({ state: 'corrupt', reason: expect.stringMatching(/SHA-256/) });
+    expect(fs.readdirSync(cache).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  });
 });
 
 describe('parseChecksumsFile', () => {

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { metrics, type Attributes, type Counter, type Histogram, type ObservableResult } from '@opentelemetry/api';
 import { ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, METRIC_HTTP_SERVER_REQUEST_DURATION } from '@opentelemetry/semantic-conventions';
+import { exportSoon } from './export-soon.js';
 import * as sc from './semconv.js';
 
 /**
@@ -122,8 +123,15 @@ export class SeriesTotals {
   add(attrs: Attributes, delta: number): void {
     const key = JSON.stringify(attrs);
     const s = this.series.get(key);
-    if (s) s.value += delta;
-    else this.series.set(key, { attrs, value: delta });
+    if (s) {
+      const was = s.value;
+      s.value += delta;
+      // A series' first move off 0 (a new tenant's first cost) is exported at once; later ones wait for the period.
+      if (was === 0 && s.value !== 0) exportSoon();
+    } else {
+      this.series.set(key, { attrs, value: delta });
+      exportSoon();
+    }
   }
   /** Make the series exist (at 0) without changing a value it already has. */
   ensure(attrs: Attributes): void {

@@ -8,6 +8,7 @@ import { BatchLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_SERVICE_NAMESPACE, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { setExportSoonHandler } from './export-soon.js';
 
 /**
  * The only file that wires the OpenTelemetry SDK (STYLE 4): OTLP/HTTP protobuf exporters for
@@ -78,10 +79,43 @@ class SynchronousContextManager implements ContextManager {
   }
 }
 
+/** How long an early export waits for the rest of the same change (a run moves cost, tokens and calls together). */
+export const EARLY_EXPORT_DELAY_MS = 100;
+
+/**
+ * Early exports for new series (src/backend/export-soon.ts): one forceFlush EARLY_EXPORT_DELAY_MS
+ * after the first hint, covering every hint until it starts. Values are cumulative, so an extra
+ * export never changes a number, only when the collector sees it.
+ */
+export function earlyExports(reader: Pick<PeriodicExportingMetricReader, 'forceFlush'>): { stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  setExportSoonHandler(() => {
+    if (timer !== undefined || stopped) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      reader.forceFlush().catch(() => undefined);
+    }, EARLY_EXPORT_DELAY_MS);
+    timer.unref();
+  });
+  return {
+    stop: () => {
+      stopped = true;
+      if (timer !== undefined) clearTimeout(timer);
+      setExportSoonHandler(undefined);
+    },
+  };
+}
+
 export function startTelemetry(opts: TelemetryOptions): Telemetry {
   const disabled = !opts.enabled || ['true', '1'].includes(String(process.env.OTEL_SDK_DISABLED).toLowerCase());
   if (disabled) return { enabled: false, shutdown: async () => undefined };
   const interval = metricExportIntervalMs();
+  const metricReader = new PeriodicExportingMetricReader({
+    exporter: new OTLPMetricExporter({ temporalityPreference: AggregationTemporality.CUMULATIVE }),
+    exportIntervalMillis: interval,
+    exportTimeoutMillis: Math.min(interval, 30_000),
+  });
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({
       [ATTR_SERVICE_NAME]: 'sagewai-admin',
@@ -91,23 +125,19 @@ export function startTelemetry(opts: TelemetryOptions): Telemetry {
     }),
     // OTEL_RESOURCE_ATTRIBUTES may add attributes; host/process detectors would add noise labels.
     resourceDetectors: [envDetector],
-    metricReaders: [
-      new PeriodicExportingMetricReader({
-        exporter: new OTLPMetricExporter({ temporalityPreference: AggregationTemporality.CUMULATIVE }),
-        exportIntervalMillis: interval,
-        exportTimeoutMillis: Math.min(interval, 30_000),
-      }),
-    ],
+    metricReaders: [metricReader],
     logRecordProcessors: [new BatchLogRecordProcessor({ exporter: new OTLPLogExporter(), scheduledDelayMillis: 1000 })],
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter(), { scheduledDelayMillis: 1000 })],
     instrumentations: [],
     contextManager: new SynchronousContextManager(),
   });
   sdk.start();
+  const early = earlyExports(metricReader);
   let done: Promise<void> | undefined;
   return {
     enabled: true,
     shutdown: () => {
+      early.stop();
       done ??= sdk.shutdown().catch(() => undefined);
       return done;
     },

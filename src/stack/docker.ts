@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execa } from 'execa';
 import { UserError } from '../errors.js';
 import { packageRoot } from '../paths.js';
 import { COMPONENTS } from './binaries.js';
@@ -20,6 +19,7 @@ export function composeFile(): string {
 
 /** Does a Docker engine answer? (`up --runtime auto` picks docker only then.) */
 export async function dockerAvailable(): Promise<boolean> {
+  const { execa } = await import('execa');
   const r = await execa('docker', ['info', '--format', '{{.ServerVersion}}'], { reject: false, timeout: 10_000 });
   return r.exitCode === 0 && r.stdout.trim().length > 0;
 }
@@ -51,6 +51,7 @@ export function composeEnv(ports: Ports, password: string): Record<string, strin
 }
 
 async function compose(args: string[], env: Record<string, string>, step: string): Promise<void> {
+  const { execa } = await import('execa');
   const r = await execa('docker', ['compose', '-p', COMPOSE_PROJECT, '-f', composeFile(), ...args], { env: { ...process.env, ...env }, reject: false, all: true });
   if (r.exitCode !== 0) {
     const tail = (r.all ?? '').trim().split('\n').slice(-2).join(' | ');

@@ -31,7 +31,7 @@ export async function waitHealthy(url: string, options: { timeoutMs: number; sta
     if (reason) throw new Error(reason);
     last = await probe(url, 1000);
     if (last.ok) return Date.now() - start;
-    await sleep(100);
+    await sleep(50);
   }
   throw new Error(`${url} not healthy after ${Math.round(options.timeoutMs / 1000)} s (${last.error ?? `HTTP ${last.status}`})`);
 }

@@ -210,30 +210,28 @@ export async function upNative(options: UpOptions): Promise<UpResult> {
   };
   const spawned = {} as Record<ComponentName | ClusterRole, { proc: SpawnedProcess; at: number; end: (e?: StepEnd) => number }>;
   const roles: ClusterRole[] = cluster ? [...CLUSTER_ROLES] : [];
-  if (cluster && clusterBins) {
-    // The storage nodes, the insert node, the second VictoriaMetrics, vmauth and vmagent come
-    // first: the select node, the collector and vmalert talk to them from their first second.
+  const configDir = cluster ? writeClusterConfig(stateDir, ports, cp) : '';
+  if (cluster) {
     record.profile = 'cluster';
-    const configDir = writeClusterConfig(stateDir, ports, cp);
     record.cluster = { ports: cp, processes: {} as NonNullable<StackRecord['cluster']>['processes'], vmNodes: vmNodeUrls(ports, cp), vlInsertUrl: `http://127.0.0.1:${cp.vlInsert}`, vmagentUrl: `http://127.0.0.1:${cp.vmagent}` };
-    for (const r of roles) {
-      const tool = ROLE_BINARY[r];
-      const bin = tool === 'vmagent' || tool === 'vmauth' ? clusterBins[tool].path : binaries[tool as ComponentName].path;
-      const dataDir = roleDataDir(stateDir, r);
-      const logFile = roleLogFile(stateDir, r);
-      fs.mkdirSync(dataDir, { recursive: true });
-      fs.appendFileSync(logFile, `--- sagewai-obs up ${record.startedAt}: ${bin}\n`);
-      steps.note(`starting ${r} (${bin})`);
-      const at = Date.now();
-      const end = steps.begin(`${r}: waiting for health`);
-      const proc = spawnDaemon(bin, clusterRoleArgs(r, ports, cp, dataDir, configDir), { logFile, cwd: dataDir, env });
-      spawned[r] = { proc, at, end };
-      record.cluster.processes[r] = roleRecord(stateDir, r, proc.pid, bin, cp);
-      writeStackRecord(stateDir, record);
-    }
   }
-  // VictoriaLogs first: the collector exports logs to it from its first batch. vmalert last: it queries VictoriaMetrics.
-  for (const c of ['victoria-logs', 'victoria-metrics', 'collector', 'vmalert'] as const) {
+  const spawnRole = (r: ClusterRole): void => {
+    if (!record.cluster || !clusterBins) return;
+    const tool = ROLE_BINARY[r];
+    const bin = tool === 'vmagent' || tool === 'vmauth' ? clusterBins[tool].path : binaries[tool as ComponentName].path;
+    const dataDir = roleDataDir(stateDir, r);
+    const logFile = roleLogFile(stateDir, r);
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.appendFileSync(logFile, `--- sagewai-obs up ${record.startedAt}: ${bin}\n`);
+    steps.note(`starting ${r} (${bin})`);
+    const at = Date.now();
+    const end = steps.begin(`${r}: waiting for health`);
+    const proc = spawnDaemon(bin, clusterRoleArgs(r, ports, cp, dataDir, configDir), { logFile, cwd: dataDir, env });
+    spawned[r] = { proc, at, end };
+    record.cluster.processes[r] = roleRecord(stateDir, r, proc.pid, bin, cp);
+    writeStackRecord(stateDir, record);
+  };
+  const spawnComponent = (c: ComponentName): void => {
     const dataDir = componentDataDir(stateDir, c);
     const logFile = componentLogFile(stateDir, c);
     fs.mkdirSync(dataDir, { recursive: true });
@@ -246,30 +244,56 @@ export async function upNative(options: UpOptions): Promise<UpResult> {
     spawned[c] = { proc, at, end };
     record.components[c] = { pid: proc.pid, logFile, dataDir, version: PINNED[c].version, binary: binaries[c].path };
     writeStackRecord(stateDir, record);
-  }
+  };
 
   const readyMs: Partial<Record<ComponentName | ClusterRole, number>> = {};
   const timeoutMs = options.healthTimeoutMs ?? 60_000;
-  const all: (ComponentName | ClusterRole)[] = [...roles, ...COMPONENTS];
   const urlOf = (c: ComponentName | ClusterRole): string => (COMPONENTS.includes(c as ComponentName) ? healthUrl(c as ComponentName, endpoints, record) : (record.cluster?.processes[c as ClusterRole].healthUrl ?? ''));
-  const results = await Promise.allSettled(
-    all.map(async (c) => {
-      const { proc, at, end } = spawned[c];
-      const ms = await waitHealthy(urlOf(c), {
-        timeoutMs,
-        startedAt: at,
-        gaveUp: () => {
-          const ex = proc.exited();
-          return ex ? `${c} exited (${ex.signal ?? `code ${ex.code}`}) before becoming healthy` : undefined;
-        },
-      }).catch((err: unknown) => {
+  const ready = new Map<ComponentName | ClusterRole, Promise<void>>();
+  const awaitHealthy = (c: ComponentName | ClusterRole): Promise<void> => {
+    let p = ready.get(c);
+    if (p) return p;
+    const { proc, at, end } = spawned[c];
+    p = waitHealthy(urlOf(c), {
+      timeoutMs,
+      startedAt: at,
+      gaveUp: () => {
+        const ex = proc.exited();
+        return ex ? `${c} exited (${ex.signal ?? `code ${ex.code}`}) before becoming healthy` : undefined;
+      },
+    }).then(
+      (ms) => {
+        readyMs[c] = ms;
+        end({ detail: `${c} healthy` });
+      },
+      (err: unknown) => {
         end({ ok: false, detail: `${c}: not healthy` });
         throw err;
-      });
-      readyMs[c] = ms;
-      end({ detail: `${c} healthy` });
-    }),
+      },
+    );
+    ready.set(c, p);
+    return p;
+  };
+
+  // The scraper (VictoriaMetrics, or vmagent in the cluster profile) scrapes its targets as soon as
+  // it starts (scrape.yaml: scrape_align_interval), so it starts once the collector answers: a first
+  // scrape that found no collector would leave `up` waiting a whole scrape interval for the next.
+  // Everything else starts at once: VictoriaLogs before the collector (its first log batch goes
+  // there), the cluster's storage, insert, second node and vmauth before anything that talks to them.
+  const scraper: ComponentName | ClusterRole = cluster ? 'vmagent' : 'victoria-metrics';
+  for (const r of roles) if (r !== scraper) spawnRole(r);
+  for (const c of ['victoria-logs', 'collector'] as const) spawnComponent(c);
+  const collectorUp = await awaitHealthy('collector').then(
+    () => true,
+    () => false,
   );
+  if (collectorUp) {
+    if (cluster) spawnRole('vmagent');
+    // vmalert last: it queries VictoriaMetrics.
+    for (const c of ['victoria-metrics', 'vmalert'] as const) spawnComponent(c);
+  }
+  const all = [...roles, ...COMPONENTS].filter((c) => c in spawned);
+  const results = await Promise.allSettled(all.map((c) => awaitHealthy(c)));
   const failed = results.map((r, i) => ({ r, c: all[i] as ComponentName | ClusterRole })).filter((x) => x.r.status === 'rejected');
   if (failed.length > 0) {
     await downNative({ stateDir });

@@ -89,7 +89,9 @@ export const SCRAPE_JOBS = ['otel-collector', 'otelcol-internal', 'victoria-metr
  */
 async function upSeriesReadable(vmUrl: string, jobs: readonly string[]): Promise<boolean> {
   await vmForceFlush(vmUrl).catch(() => undefined);
-  const res = await fetch(`${vmUrl}/api/v1/query?query=${encodeURIComponent('up == 1')}`, { signal: AbortSignal.timeout(2000) });
+  // nocache=1 as every query of the CLI's client (src/clients/victoria-metrics.ts): without it an
+  // instant query is evaluated -search.latencyOffset (1 s) in the past, before the first scrape.
+  const res = await fetch(`${vmUrl}/api/v1/query?query=${encodeURIComponent('up == 1')}&nocache=1`, { signal: AbortSignal.timeout(2000) });
   if (!res.ok) return false;
   const body = (await res.json()) as { data?: { result?: { metric?: Record<string, string> }[] } };
   const seen = new Set((body.data?.result ?? []).map((r) => r.metric?.job));
@@ -117,7 +119,7 @@ export async function waitFirstScrapes(vmUrl: string, options: { timeoutMs: numb
     } catch (err) {
       pending = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
     }
-    await new Promise((r) => setTimeout(r, options.pollMs ?? 200));
+    await new Promise((r) => setTimeout(r, options.pollMs ?? 100));
   }
   throw new Error(`VictoriaMetrics' first scrapes are not all up after ${Math.round(options.timeoutMs / 1000)} s: ${pending}`);
 }
