@@ -18,13 +18,13 @@ import { dist, vmQuery } from './lib.js';
 const HOUR_MS = 3_600_000;
 const EDGE_MS = 3 * HOUR_MS;
 
+export const COUNTERS = ['sagewai_llm_cost_usd_total', 'sagewai_llm_tokens_total', 'sagewai_llm_calls_total'];
+
 /**
- * The import lines, one project at a time. `edgeOnly`: counters imported only in the dense first
- * and last 3 hours (their recorded hours are still computed from every step) — what the fast path
- * reads of them; the raw path over such a series still gives the exact increase, because
- * increase_pure adds the step across the gap. `records`: which recorded series to import.
+ * The import lines, one project at a time. `counters`: which raw counters to generate (default all
+ * three; their recorded series follow them). `records`: which recorded series to import.
  */
-export async function costData({ projects, models = 20, days = 30, stepMin = 60, end, edgeOnly = new Set(), records = () => true }) {
+export async function costData({ projects, models = 20, days = 30, stepMin = 60, end, counters = COUNTERS, records = () => true }) {
   const { recordedSeries } = await dist('src/report/cost-backfill.js');
   const stepMs = stepMin * 60_000;
   const first = end - days * 86_400_000 - HOUR_MS;
@@ -34,8 +34,6 @@ export async function costData({ projects, models = 20, days = 30, stepMin = 60,
   for (let t = first; t <= first + EDGE_MS; t += 240_000) grid.add(t);
   const timestamps = [...grid].sort((a, b) => a - b);
   const points = timestamps.length;
-  const edgeIdx = timestamps.map((t, i) => [t, i]).filter(([t]) => t <= first + EDGE_MS || t >= end - EDGE_MS).map(([, i]) => i);
-  const edgeTs = edgeIdx.map((i) => timestamps[i]);
   // Whole hours after the first hour of data (vmalert was "running" from then on).
   const hours = [];
   for (let h = Math.ceil(first / HOUR_MS) * HOUR_MS + HOUR_MS; h <= end; h += HOUR_MS) hours.push(h);
@@ -59,15 +57,16 @@ export async function costData({ projects, models = 20, days = 30, stepMin = 60,
       for (let m = 0; m < models; m++) {
         const labels = { ...base, sagewai_project_id: project, sagewai_agent_name: `agent-${m}`, gen_ai_provider_name: m % 2 ? 'openai' : 'anthropic', gen_ai_request_model: modelNames[m] };
         const k = 1 + ((p * 31 + m * 7) % 97);
-        raw.push({ metric: { __name__: 'sagewai_llm_cost_usd_total', ...labels }, values: counter(k * 1000, 1e9), timestamps });
-        for (const [type, mult] of [['input', 400], ['cached_input', 50], ['output', 120]]) raw.push({ metric: { __name__: 'sagewai_llm_tokens_total', ...labels, gen_ai_token_type: type }, values: counter(k * mult), timestamps });
-        raw.push({ metric: { __name__: 'sagewai_llm_calls_total', ...labels, sagewai_priced: 'true' }, values: counter(k), timestamps });
+        if (counters.includes('sagewai_llm_cost_usd_total')) raw.push({ metric: { __name__: 'sagewai_llm_cost_usd_total', ...labels }, values: counter(k * 1000, 1e9), timestamps });
+        if (counters.includes('sagewai_llm_tokens_total')) {
+          for (const [type, mult] of [['input', 400], ['cached_input', 50], ['output', 120]]) raw.push({ metric: { __name__: 'sagewai_llm_tokens_total', ...labels, gen_ai_token_type: type }, values: counter(k * mult), timestamps });
+        }
+        if (counters.includes('sagewai_llm_calls_total')) raw.push({ metric: { __name__: 'sagewai_llm_calls_total', ...labels, sagewai_priced: 'true' }, values: counter(k), timestamps });
       }
       for (const s of raw) {
-        const edge = edgeOnly.has(s.metric.__name__);
         stats.rawSeries++;
-        stats.rawSamples += edge ? edgeIdx.length : points;
-        yield edge ? JSON.stringify({ metric: s.metric, values: edgeIdx.map((i) => s.values[i]), timestamps: edgeTs }) : JSON.stringify(s);
+        stats.rawSamples += points;
+        yield JSON.stringify(s);
       }
       for (const r of recordedSeries(raw, hours, { marker: p === 0 })) {
         if (!records(r.metric.__name__)) continue;
