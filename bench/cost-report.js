@@ -2,24 +2,19 @@
  * Figures: `cost --by project` over 30 days of data for 1,000 projects × 20 models — end to end
  * (a CLI process) and the catalog query alone.
  *
- * Data: for each of 1,000 projects × 20 models (one agent per pair) the ledger-backed counters the
- * report reads — sagewai_llm_cost_usd_total (20,000 series), sagewai_llm_tokens_total ×3 token
- * types (60,000), sagewai_llm_calls_total (20,000) — one sample every BENCH_COST_STEP_MINUTES
- * (default 60) over 30 days, ending a minute ago, with the labels the collector's exporter gives
- * them (job, instance, sagewai_*, gen_ai_*).
+ * Data (bench/cost-data.js): for each of 1,000 projects × 20 models the ledger-backed counters the
+ * report reads — cost (20,000 series), tokens × 3 types (60,000), calls (20,000) — one sample every
+ * BENCH_COST_STEP_MINUTES (default 60) over 30 days, every 4 minutes in the first and last 3 hours,
+ * plus every hourly recording rule's series with the values vmalert records for them
+ * (src/report/cost-backfill.ts), all through VictoriaMetrics' /api/v1/import.
  *
- * Ingestion path: VictoriaMetrics' own /api/v1/import (JSON lines, one series per line with its
- * timestamps). The collector cannot carry history: its Prometheus exporter exposes only the
- * latest value of each series and VictoriaMetrics stamps scrapes with the scrape time, so 30 days
- * of past samples can only enter through the store's import API. (At the stack's real 2 s scrape
- * resolution this data would be 130 billion samples; an hourly resolution is what a month-long
- * report needs and what a downsampled store would hold.)
- *
- * Then, after a force-flush: 5 × `node bin/run.js cost --by project --since 30d --vm-url … --json`
- * (process spawn to exit; 3 queries: cost, tokens, calls), and 5 × the catalog's cost.by_project
- * alone over HTTP (nocache=1, as the CLI sends it).
+ * Then 5 × alternately `cost --by project --since 30d --json` (recorded hours + raw edges) and the
+ * same with `--raw` (process spawn to exit; fails unless both give the same rows to the
+ * nano-dollar), and 5 × the query cost.by_project three ways alternating: as `cost` asks it now,
+ * as it asked it before the per-project rules and the single query, and the raw catalog query.
  */
 import { BIN, dist, figure, log, main, median, round, startStack, timeCommand, vmQuery } from './lib.js';
+import { checkCostSeries, costData, importLines } from './cost-data.js';
 
 const PROJECTS = Number(process.env.BENCH_COST_PROJECTS ?? 1000);
 const MODELS = 20;
@@ -27,122 +22,24 @@ const DAYS = 30;
 const STEP_MIN = Number(process.env.BENCH_COST_STEP_MINUTES ?? 60);
 const REPEATS = 5;
 const HOUR_MS = 3_600_000;
-const EDGE_MS = 3 * HOUR_MS;
 
 await main('cost-report', async () => {
   const { getEntry, renderExpr } = await dist('src/queries/index.js');
-  const { coveredHours, queryViaRecorded } = await dist('src/report/cost-recorded.js');
+  const { queryRecorded, recordedExpr } = await dist('src/report/cost-recorded.js');
+  const { RECORDING_RULES } = await dist('src/queries/alerts.js');
   const { VictoriaMetricsClient } = await dist('src/clients/victoria-metrics.js');
-  const { vmForceFlush } = await dist('src/stack/health.js');
-  const { request } = await import('undici');
   const stack = await startStack();
   const vm = stack.endpoints.vmUrl;
 
   const end = Math.floor(Date.now() / 60_000) * 60_000 - 60_000;
-  const stepMs = STEP_MIN * 60_000;
-  // The step grid over 30 days, plus a sample every 4 minutes around both ends of the window: the
-  // window's partial hours at both ends are read from the raw counters, and VictoriaMetrics finds
-  // the sample before such a short window only when it is minutes away (as real 2 s scrapes are).
-  // The data starts an hour before the month; the window starts when the report runs, minutes
-  // after `end` (the import takes that long), so the head's dense samples reach 2 h past it.
-  const first = end - DAYS * 86_400_000 - HOUR_MS;
-  const grid = new Set();
-  for (let t = end; t >= first; t -= stepMs) grid.add(t);
-  for (let t = end; t >= end - EDGE_MS; t -= 240_000) grid.add(t);
-  for (let t = first; t <= first + EDGE_MS; t += 240_000) grid.add(t);
-  const timestamps = [...grid].sort((a, b) => a - b);
-  const points = timestamps.length;
-  const tsJson = JSON.stringify(timestamps);
-  const models = Array.from({ length: MODELS }, (_, m) => `model-${String(m).padStart(2, '0')}`);
-  const base = { job: 'sagewai/sagewai-admin', instance: 'bench-instance' };
-  // A counter per series: grows by a deterministic per-series amount each step.
-  const counter = (perStep, scale) => {
-    const v = new Array(points);
-    let acc = 0;
-    for (let i = 0; i < points; i++) {
-      acc += perStep * (1 + (i % 5));
-      v[i] = scale ? Math.round(acc) / scale : acc;
-    }
-    return v;
-  };
-  // The hourly recording rules' series. vmalert evaluates only going forward, so the month before
-  // the bench is backfilled through the same /api/v1/import with what vmalert records: at each
-  // whole hour H, per (project, model[, type | priced]), the counter's increase over (H − 1h, H]
-  // (the last sample ≤ H minus the last sample ≤ H − 1h, as increase_pure computes it; one series
-  // per group here, so the sum is that series). test/cost-recorded.integration.test.ts runs the
-  // real vmalert (-replay) and checks that semantics; this bench checks the report equals --raw.
-  // (vmalert -replay itself over 100,000 series × 720 h could not write its results back within
-  // its shutdown flush on this 2-core machine: 28 M of 72 M samples dropped.)
-  const hours = [];
-  for (let h = Math.ceil(first / HOUR_MS) * HOUR_MS; h <= end; h += HOUR_MS) hours.push(h);
-  const lastAtOrBefore = hours.map((h) => {
-    let i = timestamps.length - 1;
-    while (i >= 0 && timestamps[i] > h) i--;
-    return i;
-  });
-  const hoursJson = JSON.stringify(hours.slice(1));
-  const hourly = (v) => JSON.stringify(hours.slice(1).map((_, j) => {
-    const a = lastAtOrBefore[j + 1];
-    const b = lastAtOrBefore[j];
-    return v[a] - (b >= 0 ? v[b] : 0);
-  }));
-  function* lines() {
-    yield `{"metric":{"__name__":"sagewai_cost_hourly:evaluated:1h"},"values":${JSON.stringify(hours.slice(1).map(() => 1))},"timestamps":${hoursJson}}\n`;
-    for (let p = 0; p < PROJECTS; p++) {
-      const project = `project-${String(p).padStart(4, '0')}`;
-      for (let m = 0; m < MODELS; m++) {
-        const labels = { ...base, sagewai_project_id: project, sagewai_agent_name: `agent-${m}`, gen_ai_provider_name: m % 2 ? 'openai' : 'anthropic', gen_ai_request_model: models[m] };
-        const k = 1 + ((p * 31 + m * 7) % 97);
-        const rec = { sagewai_project_id: project, gen_ai_request_model: models[m] };
-        const cost = counter(k * 1000, 1e9);
-        yield `{"metric":${JSON.stringify({ __name__: 'sagewai_llm_cost_usd_total', ...labels })},"values":${JSON.stringify(cost)},"timestamps":${tsJson}}\n`;
-        yield `{"metric":${JSON.stringify({ __name__: 'project_model:sagewai_llm_cost_usd:increase1h', ...rec, sagewai_catalog: 'cost.by_project_model' })},"values":${hourly(cost)},"timestamps":${hoursJson}}\n`;
-        for (const [type, mult] of [['input', 400], ['cached_input', 50], ['output', 120]]) {
-          const tokens = counter(k * mult);
-          yield `{"metric":${JSON.stringify({ __name__: 'sagewai_llm_tokens_total', ...labels, gen_ai_token_type: type })},"values":${JSON.stringify(tokens)},"timestamps":${tsJson}}\n`;
-          yield `{"metric":${JSON.stringify({ __name__: 'project_model_type:sagewai_llm_tokens:increase1h', ...rec, gen_ai_token_type: type, sagewai_catalog: 'tokens.by_project_model' })},"values":${hourly(tokens)},"timestamps":${hoursJson}}\n`;
-        }
-        const calls = counter(k);
-        yield `{"metric":${JSON.stringify({ __name__: 'sagewai_llm_calls_total', ...labels, sagewai_priced: 'true' })},"values":${JSON.stringify(calls)},"timestamps":${tsJson}}\n`;
-        yield `{"metric":${JSON.stringify({ __name__: 'project_model:sagewai_llm_calls:increase1h', ...rec, sagewai_priced: 'true', sagewai_catalog: 'calls.by_project_model' })},"values":${hourly(calls)},"timestamps":${hoursJson}}\n`;
-      }
-    }
-  }
+  const data = await costData({ projects: PROJECTS, models: MODELS, days: DAYS, stepMin: STEP_MIN, end });
   const t0 = performance.now();
-  let series = 0;
-  let batch = [];
-  const inflight = new Set();
-  const send = async (body) => {
-    const res = await request(new URL('/api/v1/import', vm), { method: 'POST', body, headersTimeout: 300_000, bodyTimeout: 300_000 });
-    const text = await res.body.text();
-    if (res.statusCode >= 300) throw new Error(`import answered ${res.statusCode}: ${text.slice(0, 300)}`);
-  };
-  for (const line of lines()) {
-    batch.push(line);
-    series++;
-    if (batch.length === 1000) {
-      const p = send(batch.join(''));
-      batch = [];
-      inflight.add(p);
-      void p.finally(() => inflight.delete(p)).catch(() => undefined);
-      if (inflight.size >= 2) await Promise.race(inflight);
-    }
-  }
-  if (batch.length) await send(batch.join(''));
-  await Promise.all(inflight);
-  await vmForceFlush(vm);
+  await importLines(vm, data.lines());
   const ingestSeconds = round((performance.now() - t0) / 1000, 1);
-  // `series` counted every imported line: the raw counters plus as many recorded series and the marker.
-  const recordedSamples = (series - PROJECTS * MODELS * 5) * (hours.length - 1);
-  series = PROJECTS * MODELS * 5;
-  const samples = series * points;
-  log(`imported ${series} series × ${points} points = ${(samples / 1e6).toFixed(1)} M samples and ${(recordedSamples / 1e6).toFixed(1)} M recorded samples in ${ingestSeconds} s`);
-
-  // Sanity: VictoriaMetrics has every series.
-  // Over the last hour: on a busy machine the import can take longer than the 5-minute look-back.
-  const count = await vmQuery(vm, 'count(last_over_time(sagewai_llm_cost_usd_total[1h]))');
-  const have = Number(count.result[0]?.value?.[1]);
-  if (have !== PROJECTS * MODELS) throw new Error(`VictoriaMetrics holds ${have} cost series, expected ${PROJECTS * MODELS}`);
+  const { rawSeries: series, rawSamples: samples, recordedSamples } = data.stats;
+  const points = data.points;
+  log(`imported ${series} series × ${points} points = ${(samples / 1e6).toFixed(1)} M samples and ${data.stats.recordedSeries} recorded series (${(recordedSamples / 1e6).toFixed(1)} M samples) in ${ingestSeconds} s`);
+  await checkCostSeries(vm, PROJECTS * MODELS);
 
   const cli = (extra) => {
     const r = timeCommand(process.execPath, [BIN, 'cost', '--by', 'project', '--since', '30d', '--vm-url', vm, '--json', ...extra], { timeoutMs: 120_000 });
@@ -168,28 +65,58 @@ await main('cost-report', async () => {
   }
   if (mismatch) throw new Error(`recorded path differs from the raw counters: ${mismatch}`);
 
-  // The query alone: cost.by_project as the report now asks it (marker check, then the recorded
-  // hours and the two raw edges in parallel), and the raw catalog query it replaces.
+  // The query alone, three ways alternating: cost.by_project as `cost` now asks it (one query:
+  // per-project recorded hours, both raw edges and the coverage marker), as it asked it before
+  // this change (a marker check, then the per-model recorded hours and the two raw edges as three
+  // parallel requests), and the raw catalog query.
   const client = new VictoriaMetricsClient(vm);
   const entry = getEntry('cost.by_project');
+  const perModel = RECORDING_RULES.find((r) => r.record === 'project_model:sagewai_llm_cost_usd:increase1h');
+  const previous = async (window) => {
+    const h1 = Math.ceil(window.from.getTime() / HOUR_MS) * HOUR_MS;
+    const h2 = Math.floor(window.to.getTime() / HOUR_MS) * HOUR_MS;
+    const ends = [h2, h2 - HOUR_MS];
+    const counts = await Promise.all(ends.map(async (e) => (await client.query(`count_over_time(sagewai_cost_hourly:evaluated:1h[${(e - h1) / 1000}s])`, { time: new Date(e) })).reduce((n, x) => n + x.value, 0)));
+    const end = ends.find((e, i) => counts[i] === (e - h1) / HOUR_MS);
+    if (end === undefined) return null;
+    const head = h1 - window.from.getTime();
+    const tail = window.to.getTime() - end;
+    return (await Promise.all([
+      client.query(recordedExpr(entry, perModel, undefined, `${(end - h1) / 1000}s`), { time: new Date(end) }),
+      client.query(renderExpr(entry, { range: `${head}ms` }), { time: new Date(h1) }),
+      client.query(renderExpr(entry, { range: `${tail}ms` }), { time: window.to }),
+    ])).flat();
+  };
   const q = [];
+  const qPrev = [];
   const qRaw = [];
   const expr = renderExpr(entry, { range: `${DAYS * 86_400}s` });
+  const perProject = (samples) => {
+    const m = new Map();
+    for (const x of samples) m.set(x.metric.sagewai_project_id, (m.get(x.metric.sagewai_project_id) ?? 0) + x.value);
+    return m;
+  };
   for (let i = 0; i < REPEATS; i++) {
     const to = new Date();
     const window = { from: new Date(to.getTime() - DAYS * 86_400_000), to };
-    const t = performance.now();
-    const span = await coveredHours(client, window);
-    const result = span ? await queryViaRecorded(client, entry, span, window, undefined) : null;
+    let t = performance.now();
+    const now = await queryRecorded(client, [entry], window, undefined);
     q.push(round(performance.now() - t, 1));
-    if (!result || new Set(result.map((r) => r.metric.sagewai_project_id)).size !== PROJECTS) throw new Error('the recorded cost.by_project did not cover every project');
-    const { ms, result: rawResult } = await vmQuery(vm, expr);
+    t = performance.now();
+    const before = await previous(window);
+    qPrev.push(round(performance.now() - t, 1));
+    if (!now || !before) throw new Error('the recorded cost.by_project did not cover the window');
+    const a = perProject(now.results[0]);
+    const b = perProject(before);
+    if (a.size !== PROJECTS || [...a].some(([k, v]) => Math.round(v * 1e9) !== Math.round(b.get(k) * 1e9))) throw new Error('cost.by_project differs between the per-project and the per-model recorded hours');
+    const { ms, result: rawResult } = await vmQuery(vm, expr, to.getTime() / 1000);
     if (rawResult.length !== PROJECTS) throw new Error(`cost.by_project returned ${rawResult.length} series`);
+    if (rawResult.some((r) => Math.round(Number(r.value[1]) * 1e9) !== Math.round(a.get(r.metric.sagewai_project_id) * 1e9))) throw new Error('cost.by_project differs between the recorded hours and the raw counters');
     qRaw.push(round(ms, 1));
   }
-  const how = `${PROJECTS} projects × ${MODELS} models, ${series} series (cost, 3 token types, calls) × ${points} points (every ${STEP_MIN} min over ${DAYS} d, every 4 min in the first and last 3 h of the data) = ${(samples / 1e6).toFixed(1)} M samples via VictoriaMetrics /api/v1/import in ${ingestSeconds} s; with the hourly recording rules' series for the same hours (imported alongside, as vmalert records them); ${REPEATS} repeats each, alternating with the raw path`;
+  const how = `${PROJECTS} projects × ${MODELS} models, ${series} series (cost, 3 token types, calls) × ${points} points (every ${STEP_MIN} min over ${DAYS} d, every 4 min in the first and last 3 h of the data) = ${(samples / 1e6).toFixed(1)} M samples via VictoriaMetrics /api/v1/import in ${ingestSeconds} s; with the hourly recording rules' series for the same hours (${data.stats.recordedSeries} series, ${(recordedSamples / 1e6).toFixed(1)} M samples, imported alongside with the values vmalert records: src/report/cost-backfill.ts); ${REPEATS} repeats each, alternating with the raw path`;
   return [
     figure({ id: 'cost-e2e', title: `\`cost --by project --since 30d\`, ${PROJECTS.toLocaleString('en-US')} projects × ${MODELS} models, end to end`, unit: 's', values: e2e, target: { op: '<=', value: 1 }, measured: `CLI process spawn → JSON printed (recorded hours + raw edges; same rows as --raw to the nano-dollar); --raw (raw counters only) median ${median(e2eRaw)} s in the same run`, how, extra: { ingestSeconds, samples, recordedSamples, rawSeconds: e2eRaw } }),
-    figure({ id: 'cost-query', title: `cost.by_project over 30 d as \`cost\` asks it (recorded hours + raw edges, ${(PROJECTS * MODELS).toLocaleString('en-US')} series)`, unit: 'ms', values: q, target: { op: '<=', value: 100 }, measured: `marker check, then the recorded hours and the two raw edges in parallel over HTTP, nocache=1; the raw catalog query alone median ${median(qRaw)} ms in the same run`, how, extra: { rawMs: qRaw } }),
+    figure({ id: 'cost-query', title: `cost.by_project over 30 d as \`cost\` asks it (per-project recorded hours + raw edges; ${(PROJECTS * MODELS).toLocaleString('en-US')} raw series)`, unit: 'ms', values: q, target: { op: '<=', value: 100 }, measured: `one request (per-project recorded hours, both raw edges and the coverage marker in one union, nocache=1); before this change (marker check, then per-model recorded hours and two raw edges as three parallel requests) median ${median(qPrev)} ms, the raw catalog query alone median ${median(qRaw)} ms, alternating in the same run; all three equal per project to the nano-dollar`, how, extra: { previousMs: qPrev, rawMs: qRaw } }),
   ];
 });

@@ -121,8 +121,10 @@ export async function main(name, body) {
   const started = Date.now();
   let code = 0;
   try {
-    const figures = await body();
-    emit({ bench: name, machine: machine(), seconds: round((Date.now() - started) / 1000, 1), figures });
+    // A bench returns its figures, or { figures, table } with a markdown table run-all adds to its report.
+    const out = await body();
+    const figures = Array.isArray(out) ? out : out.figures;
+    emit({ bench: name, machine: machine(), seconds: round((Date.now() - started) / 1000, 1), figures, ...(out.table ? { table: out.table } : {}) });
   } catch (err) {
     code = 1;
     log(`${name} failed: ${err.stack ?? err}`);

@@ -5,6 +5,9 @@
  *
  *   node bench/run-all.js                 # all
  *   node bench/run-all.js startup memory  # some (by name)
+ *
+ * A full run writes bench/results/latest.{json,md}; a run of some benches writes
+ * bench/results/<name>[+<name>…].{json,md} instead, so the last full run stays what latest.* shows.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -20,6 +23,7 @@ const BENCHES = [
   ['replicas', 420],
   ['ledger-scale', 900],
   ['cost-report', 1200],
+  ['cost-scaling', 900],
   ['memory', 420],
   ['agreement', 900],
   ['scale-limits', 240],
@@ -31,7 +35,9 @@ if (unknown.length) {
   console.error(`unknown bench: ${unknown.join(', ')} (known: ${BENCHES.map(([n]) => n).join(', ')})`);
   process.exit(2);
 }
-const selected = BENCHES.filter(([n]) => wanted.length === 0 || wanted.includes(n));
+// BENCH_LIMIT_SCALE multiplies every time limit (a machine busy with other work imports slower).
+const limitScale = Number(process.env.BENCH_LIMIT_SCALE ?? 1) || 1;
+const selected = BENCHES.filter(([n]) => wanted.length === 0 || wanted.includes(n)).map(([n, limit]) => [n, Math.round(limit * limitScale)]);
 
 let current = null;
 for (const sig of ['SIGINT', 'SIGTERM']) {
@@ -111,10 +117,12 @@ const machineLine = `Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} G
 
 const out = path.join(ROOT, 'bench', 'results');
 fs.mkdirSync(out, { recursive: true });
+const base = wanted.length === 0 ? 'latest' : selected.map(([n]) => n).join('+');
+const tables = results.filter((r) => r.table).map((r) => `\n${r.bench}:\n\n${r.table}\n`).join('');
 const json = { generatedAt: new Date().toISOString(), machine: m, totalSeconds, results };
-fs.writeFileSync(path.join(out, 'latest.json.tmp'), `${JSON.stringify(json, null, 2)}\n`);
-fs.renameSync(path.join(out, 'latest.json.tmp'), path.join(out, 'latest.json'));
-fs.writeFileSync(path.join(out, 'latest.md'), `${md}\n\n${machineLine}\n`);
+fs.writeFileSync(path.join(out, `${base}.json.tmp`), `${JSON.stringify(json, null, 2)}\n`);
+fs.renameSync(path.join(out, `${base}.json.tmp`), path.join(out, `${base}.json`));
+fs.writeFileSync(path.join(out, `${base}.md`), `${md}\n\n${machineLine}\n${tables}`);
 
 // Console table (plain columns).
 const cols = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String([r.figure, r.median, r.range, r.runs, r.target, r.ratio, r.status][i]).length)));
@@ -126,5 +134,6 @@ for (const r of rows) console.log(line([r.figure, r.median, r.range, r.runs, r.t
 console.log('');
 console.log(machineLine);
 for (const r of results) for (const f of r.figures) console.log(`  ${f.id}: ${f.measured}. How: ${f.how}.`);
-console.log(`\nwritten: bench/results/latest.json, bench/results/latest.md`);
+if (tables) console.log(tables);
+console.log(`\nwritten: bench/results/${base}.json, bench/results/${base}.md`);
 process.exit(results.some((r) => r.error) ? 1 : 0);

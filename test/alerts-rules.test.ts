@@ -54,14 +54,16 @@ describe('assets/vmalert (rules generated from the catalog)', () => {
     expect(ALL_ALERT_RULES.find((a) => a.alert === 'SagewaiErrorBudgetBurnFast')?.expr).toMatch(/\[5m\].*\) > 0\.144 and .*\[1h\].*\) > 0\.144$/);
   });
 
-  it('records hourly cost, token and call totals per project and model', () => {
-    expect(RECORDING_RULES.map((r) => r.record)).toEqual(['project_model:sagewai_llm_cost_usd:increase1h', 'project_model_type:sagewai_llm_tokens:increase1h', 'project_model:sagewai_llm_calls:increase1h', 'sagewai_cost_hourly:evaluated:1h']);
+  it('records hourly cost, token and call totals per project and model, and per project alone', () => {
+    expect(RECORDING_RULES.map((r) => r.record)).toEqual(['project_model:sagewai_llm_cost_usd:increase1h', 'project_model_type:sagewai_llm_tokens:increase1h', 'project_model:sagewai_llm_calls:increase1h', 'project:sagewai_llm_cost_usd:increase1h', 'project_type:sagewai_llm_tokens:increase1h', 'project:sagewai_llm_calls:increase1h', 'sagewai_cost_hourly:evaluated:1h']);
     // The evaluation marker: one sample per evaluation, usage or not (cost checks the hours it covers).
     expect(RECORDING_RULES.find((r) => r.from === null)?.expr).toBe('vector(1)');
     for (const r of RECORDING_RULES.filter((x) => x.from !== null)) {
-      expect(r.expr, r.record).toMatch(/^sum by \(sagewai_project_id, gen_ai_request_model[,)]/);
+      expect(r.expr, r.record).toMatch(r.record.startsWith('project_model') ? /^sum by \(sagewai_project_id, gen_ai_request_model[,)]/ : /^sum by \(sagewai_project_id[,)]/);
       expect(r.expr, r.record).toContain('[1h]');
     }
+    // The per-project rule is the by-project report's own query over one hour.
+    expect(RECORDING_RULES.find((r) => r.record === 'project:sagewai_llm_cost_usd:increase1h')?.expr).toBe('sum by (sagewai_project_id) (increase_pure(sagewai_llm_cost_usd_total[1h]))');
     expect(RULE_GROUPS.find((g) => g.rules === RECORDING_RULES)?.interval).toBe('1h');
   });
 });

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VictoriaMetricsClient } from '../src/clients/victoria-metrics.js';
 import { HOURLY_EVALUATED } from '../src/queries/alerts.js';
 import { rulesDir } from '../src/queries/rules.js';
+import { recordedSeries, type ImportSeries } from '../src/report/cost-backfill.js';
 import { buildCostReport, type CostReport } from '../src/report/cost.js';
 import { resolveCacheDir, resolveInstalledBinary } from '../src/stack/binaries.js';
 import { startTestStack, type TestStack } from './helpers/stack.js';
@@ -28,6 +29,9 @@ const replayFrom = thisHour - 7 * HOUR;
 
 /** Ground truth: per (project, model), the increments (nano-USD) by sample time. */
 const increments: Array<{ project: string; model: string; t: number; nusd: number; input: number; calls: number }> = [];
+
+/** The raw series as imported (the backfill the benches use is computed from them). */
+const imported: ImportSeries[] = [];
 
 let stack: TestStack;
 let vm: VictoriaMetricsClient;
@@ -61,10 +65,13 @@ async function importHistory(): Promise<void> {
       increments.push({ project: s.project, model: s.model, t, nusd, input: tokens, calls: n1 });
     }
     const labels = { job: 'sagewai/sagewai-admin', instance: 'test', sagewai_project_id: s.project, sagewai_agent_name: s.agent, gen_ai_provider_name: 'openai', gen_ai_request_model: s.model };
-    lines.push(JSON.stringify({ metric: { __name__: 'sagewai_llm_cost_usd_total', ...labels }, values: cost, timestamps: ts }));
-    lines.push(JSON.stringify({ metric: { __name__: 'sagewai_llm_tokens_total', ...labels, gen_ai_token_type: 'input' }, values: input, timestamps: ts }));
-    lines.push(JSON.stringify({ metric: { __name__: 'sagewai_llm_calls_total', ...labels, sagewai_priced: 'true' }, values: calls, timestamps: ts }));
+    imported.push(
+      { metric: { __name__: 'sagewai_llm_cost_usd_total', ...labels }, values: cost, timestamps: ts },
+      { metric: { __name__: 'sagewai_llm_tokens_total', ...labels, gen_ai_token_type: 'input' }, values: input, timestamps: ts },
+      { metric: { __name__: 'sagewai_llm_calls_total', ...labels, sagewai_priced: 'true' }, values: calls, timestamps: ts },
+    );
   });
+  for (const x of imported) lines.push(JSON.stringify(x));
   const res = await fetch(`${stack.endpoints.vmUrl}/api/v1/import`, { method: 'POST', body: lines.join('\n') });
   expect(res.status).toBe(204);
   await fetch(`${stack.endpoints.vmUrl}/internal/force_flush`);
@@ -113,6 +120,22 @@ describe('cost over recorded hours on the real VictoriaMetrics and vmalert', () 
     const rec = await vm.query('sum(project_model:sagewai_llm_cost_usd:increase1h{sagewai_project_id="acme"})', { time: new Date(h) });
     const want = truth(h - HOUR, h, (x) => x.project).get('acme') ?? 0;
     expect(Math.round((rec[0]?.value ?? 0) * 1e9)).toBe(want);
+    const perProject = await vm.query('project:sagewai_llm_cost_usd:increase1h{sagewai_project_id="acme"}', { time: new Date(h) });
+    expect(Math.round((perProject[0]?.value ?? 0) * 1e9)).toBe(want);
+  });
+
+  it('the benches\' backfill (src/report/cost-backfill.ts) writes exactly what vmalert recorded, series by series and hour by hour', async () => {
+    const hours: number[] = [];
+    for (let h = replayFrom + HOUR; h <= thisHour; h += HOUR) hours.push(h);
+    const res = await fetch(`${stack.endpoints.vmUrl}/api/v1/export?${new URLSearchParams({ 'match[]': '{__name__=~".+:.+:1h|.+:.+:increase1h"}', start: String((replayFrom + 1) / 1000), end: String(thisHour / 1000) })}`);
+    const fromVmalert = (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as ImportSeries);
+    const key = (m: Record<string, string>): string => JSON.stringify(Object.entries(m).sort());
+    // Values to the nano (the sums' float order differs), timestamps exactly.
+    const norm = (list: ImportSeries[]): Map<string, string> => new Map(list.map((x) => [key(x.metric), JSON.stringify(x.timestamps.map((t, i) => [t, Math.round(x.values[i]! * 1e9)]))]));
+    const backfill = recordedSeries(imported, hours, { marker: true });
+    // Every rule has series here, the per-project ones included.
+    expect(new Set(backfill.map((x) => x.metric.__name__)).size).toBe(7);
+    expect(norm(backfill)).toEqual(norm(fromVmalert));
   });
 
   it('gives the raw path\'s numbers to the nano-dollar, by project and by model (token type stays raw)', async () => {
@@ -129,6 +152,14 @@ describe('cost over recorded hours on the real VictoriaMetrics and vmalert', () 
       expect(fast.rows, by).toEqual(raw.rows);
       expect(fast.total, by).toEqual(raw.total);
     }
+    // By project from the per-project rules (one series per project), by model from the per-model ones.
+    expect((await buildCostReport(vm, { by: 'project', window })).recorded?.rules).toEqual(['project:sagewai_llm_cost_usd:increase1h', 'project_type:sagewai_llm_tokens:increase1h', 'project:sagewai_llm_calls:increase1h', HOURLY_EVALUATED]);
+    expect((await buildCostReport(vm, { by: 'model', window })).recorded?.rules).toEqual(['project_model:sagewai_llm_cost_usd:increase1h', 'project_model_type:sagewai_llm_tokens:increase1h', 'project_model:sagewai_llm_calls:increase1h', HOURLY_EVALUATED]);
+    // One project: its own per-project series.
+    const acme = { fast: await buildCostReport(vm, { by: 'project', window, project: 'acme' }), raw: await buildCostReport(vm, { by: 'project', window, project: 'acme', recorded: false }) };
+    expect(acme.fast.recorded).not.toBeNull();
+    expect(acme.fast.rows).toEqual(acme.raw.rows);
+    expect(nusdByGroup(acme.fast)).toEqual(new Map([['acme', truth(from, to, (x) => x.project).get('acme')]]));
     const fast = await buildCostReport(vm, { by: 'project', window });
     // The recorded span is the whole hours inside the window.
     expect(fast.recorded?.from).toEqual(new Date(replayFrom + HOUR));
@@ -138,6 +169,16 @@ describe('cost over recorded hours on the real VictoriaMetrics and vmalert', () 
     expect(nusdByGroup(byModel)).toEqual(truth(from, to, (x) => x.model));
     const calls = increments.filter((x) => x.t > from && x.t <= to).reduce((n, x) => n + x.calls, 0);
     expect(fast.total.calls).toBe(calls);
+  });
+
+  it('reads one hour more from the raw counters when vmalert has not written the newest hour yet', async () => {
+    // The window ends in the next hour: (thisHour, thisHour + 1h] has no evaluation yet.
+    const from = replayFrom + 600_000;
+    const window = { from: new Date(from), to: new Date(thisHour + HOUR + 7_000) };
+    const [fast, raw] = await Promise.all([buildCostReport(vm, { by: 'project', window }), buildCostReport(vm, { by: 'project', window, recorded: false })]);
+    expect(fast.recorded?.to).toEqual(new Date(thisHour));
+    expect(fast.rows).toEqual(raw.rows);
+    expect(nusdByGroup(fast)).toEqual(truth(from, window.to.getTime(), (x) => x.project));
   });
 
   it('reads the raw counters when the rules did not cover the hours (vmalert not yet running then)', async () => {
@@ -152,7 +193,7 @@ describe('cost over recorded hours on the real VictoriaMetrics and vmalert', () 
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
     const out = JSON.parse(r.stdout) as CostReport;
-    expect(out.recorded?.rules).toContain('project_model:sagewai_llm_cost_usd:increase1h');
+    expect(out.recorded?.rules).toContain('project:sagewai_llm_cost_usd:increase1h');
     const want = truth(replayFrom + 600_000, last + 1000, (x) => x.project);
     expect(new Map(out.rows.map((row) => [row.group, Math.round(row.cost_usd * 1e9)]))).toEqual(want);
     const raw = await execa(process.execPath, [bin, 'cost', '--by', 'project', '--raw', '--from', new Date(replayFrom + 600_000).toISOString(), '--to', new Date(last + 1000).toISOString(), '--vm-url', stack.endpoints.vmUrl, '--json'], { reject: false });

@@ -1,4 +1,4 @@
-import { request } from 'undici';
+import { httpText } from './http-text.js';
 import { UserError, describeCause } from '../errors.js';
 
 /** Client for VictoriaMetrics' Prometheus-compatible query API (instant, range, series, labels). */
@@ -101,8 +101,8 @@ export class VictoriaMetricsClient {
     const query = `${this.baseUrl}/api/v1/query?query=1`;
     for (const url of [health, query]) {
       try {
-        const res = await request(url, { method: 'GET', headersTimeout: 5000, bodyTimeout: 5000 });
-        const text = await res.body.text();
+        const res = await httpText(url, { method: 'GET', timeoutMs: 5000 });
+        const text = res.text;
         if (res.statusCode === 200 && (url === health || /"status"\s*:\s*"success"/.test(text))) return { ok: true, via: url };
       } catch {
         // unreachable: the next probe says the same, or the caller reports it
@@ -116,17 +116,11 @@ export class VictoriaMetricsClient {
     const url = `${this.baseUrl}${path}`;
     let res;
     try {
-      res = await request(url, {
-        method: 'POST',
-        body,
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: this.timeoutMs,
-      });
+      res = await httpText(url, { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' }, timeoutMs: this.timeoutMs });
     } catch (err) {
       throw unreachable('VictoriaMetrics', this.baseUrl, err, '--vm-url', 'SAGEWAI_OBS_VM_URL');
     }
-    const text = await res.body.text();
+    const text = res.text;
     let json: { status?: string; data?: T; error?: string; errorType?: string } | undefined;
     try {
       json = JSON.parse(text) as typeof json;

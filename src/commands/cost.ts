@@ -3,7 +3,7 @@ import { BaseCommand } from '../base-command.js';
 import { endpointFlags, projectFlag, resolveEndpoints } from '../clients/endpoints.js';
 import { VictoriaMetricsClient } from '../clients/victoria-metrics.js';
 import { buildCostReport, COST_BY, resolveWindow } from '../report/cost.js';
-import { costCsv, costTable, type OutputFormat } from '../report/format.js';
+import type { OutputFormat } from '../report/format.js';
 import { colorEnabled } from '../ui/color.js';
 import type { CostDimension } from '../queries/index.js';
 
@@ -34,6 +34,8 @@ export default class Cost extends BaseCommand<typeof Cost> {
     const report = await buildCostReport(vm, { by: f.by as CostDimension, window, project: f.project, recorded: !f.raw });
     if (this.jsonEnabled()) return report;
     const format = f.format as OutputFormat;
+    // Loaded only for a table or CSV: --json (scripts, the cost bench) skips cli-table3 at start-up.
+    const { costCsv, costTable } = await import('../report/format.js');
     if (format === 'json') this.logJson(report);
     else if (format === 'csv') process.stdout.write(costCsv(report));
     else this.printLine(costTable(report, colorEnabled()));

@@ -80,6 +80,27 @@ export const RECORDING_RULES: readonly RecordingRule[] = [
     from: 'calls.by_project_model',
     help: 'LLM calls per project, model and priced flag in the hour before each evaluation.',
   },
+  // Per project only: `cost --by project` (the finance view of every tenant) reads one series per
+  // project (and token type / priced flag) instead of one per project and model, 20 × fewer at
+  // 20 models. The catalog's own by-project report entries, over one hour.
+  {
+    record: 'project:sagewai_llm_cost_usd:increase1h',
+    expr: everyProject('cost.by_project', '1h'),
+    from: 'cost.by_project',
+    help: 'USD spent per project in the hour before each evaluation (the sum of the per-model rule; `cost --by project` reads it).',
+  },
+  {
+    record: 'project_type:sagewai_llm_tokens:increase1h',
+    expr: everyProject('tokens.by_project', '1h'),
+    from: 'tokens.by_project',
+    help: 'Tokens per project and token type in the hour before each evaluation.',
+  },
+  {
+    record: 'project:sagewai_llm_calls:increase1h',
+    expr: everyProject('calls.by_project', '1h'),
+    from: 'calls.by_project',
+    help: 'LLM calls per project and priced flag in the hour before each evaluation.',
+  },
   {
     record: HOURLY_EVALUATED,
     expr: 'vector(1)',

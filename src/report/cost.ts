@@ -3,7 +3,7 @@ import { VictoriaMetricsClient, type InstantSample } from '../clients/victoria-m
 import { UserError } from '../errors.js';
 import { COST_DIMENSIONS, getEntry, renderExpr, type CostDimension } from '../queries/index.js';
 import { parseDuration } from '../settings.js';
-import { coveredHours, queryViaRecorded, recordedRules, ruleFor, type RecordedSpan } from './cost-recorded.js';
+import { queryRecorded, type RecordedSpan } from './cost-recorded.js';
 
 /**
  * The finance report: spend, tokens and calls per group over a window, read from VictoriaMetrics
@@ -118,17 +118,15 @@ export async function buildCostReport(vm: VictoriaMetricsClient, opts: CostRepor
   const window = { from: new Date(opts.window.to.getTime() - Number(render.range.slice(0, -1)) * 1000), to: opts.window.to };
   const key = opts.by.replace('-', '_');
   const entries = opts.by === 'token-type' ? [getEntry('cost.by_token_type'), getEntry('tokens.by_token_type'), getEntry('tokens.unpriced_by_token_type')] : [getEntry(`cost.by_${key}`), getEntry(`tokens.by_${key}`), getEntry(`calls.by_${key}`)];
-  const span = opts.recorded !== false && entries.every((e) => ruleFor(e) !== undefined) ? await coveredHours(vm, window) : null;
-  const run = async (e: (typeof entries)[number]): Promise<InstantSample[]> =>
-    (span ? await queryViaRecorded(vm, e, span, window, opts.project) : null) ?? vm.query(renderExpr(e, render), at);
-  const recorded: RecordedSpan | null = span ? { ...span, rules: recordedRules(entries) } : null;
+  const fast = opts.recorded !== false ? await queryRecorded(vm, entries, window, opts.project) : null;
+  const results = fast?.results ?? (await Promise.all(entries.map((e) => vm.query(renderExpr(e, render), at))));
+  const recorded: RecordedSpan | null = fast?.span ?? null;
 
   let queries: string[];
   if (opts.by === 'token-type') {
     // Spend per type from the ledger-backed per-type counter: each call at the price it was charged.
-    const [cost, tokens, unpriced] = entries as [(typeof entries)[number], (typeof entries)[number], (typeof entries)[number]];
     queries = entries.map((e) => e.id);
-    const [c, t, u] = (await Promise.all([cost, tokens, unpriced].map(run))) as [InstantSample[], InstantSample[], InstantSample[]];
+    const [c, t, u] = results as [InstantSample[], InstantSample[], InstantSample[]];
     const typed = (metric: Record<string, string>): CostRow => {
       const r = row(metric);
       r.calls = null;
@@ -141,7 +139,7 @@ export async function buildCostReport(vm: VictoriaMetricsClient, opts: CostRepor
     for (const s of u) typed(s.metric).unpriced_tokens! += Math.round(s.value);
   } else {
     queries = entries.map((e) => e.id);
-    const [c, t, k] = await Promise.all(entries.map(run)) as [InstantSample[], InstantSample[], InstantSample[]];
+    const [c, t, k] = results as [InstantSample[], InstantSample[], InstantSample[]];
     for (const s of c) row(s.metric).cost_usd += s.value;
     for (const s of t) addTokens(row(s.metric), s.metric.gen_ai_token_type, Math.round(s.value));
     for (const s of k) {
