@@ -111,7 +111,7 @@ await main('ledger-scale', async () => {
           unit: 'ms',
           values: cpu,
           // No target of its own: the sizes are read next to each other (docs/bench.md).
-          target: { op: '>=', value: 0 },
+          target: null,
           measured: `CPU ms/request per round ${cpu.join(', ')} (${rps.join(', ')} req/s); serve start ${row.serveStartMs} ms; list views (median ms) ${Object.entries(views).map(([k, v]) => `${k} ${v}`).join(', ')}; database ${row.dbMB} MB; load average ${row.loadavg1m}`,
           how: `fresh data dir, ledger and runs filled to ${rows} rows, serve restarted, ${ROUNDS} rounds × (2 s warm-up + ${SECONDS} s) of example 43's mix, telemetry on, ${CONCURRENCY} closed loops`,
           extra: row,

@@ -54,13 +54,17 @@ export const log = (...a) => process.stderr.write(`[bench] ${a.join(' ')}\n`);
 
 /**
  * A figure as run-all prints it. `target.op` is '<=' / '>=' / '==' ; `values` are the
- * repeated measurements (the median is the figure).
+ * repeated measurements (the median is the figure). `target: null` is a figure read side by side
+ * (scaling, replicas, where a node stops): it is printed with no target and counts neither as met
+ * nor as missed.
  */
 export function figure({ id, title, unit, values, target, measured, how, extra }) {
   const s = summary(values);
   let ratio = null;
   let met;
-  if (target.op === '==') {
+  if (target === null) {
+    met = null;
+  } else if (target.op === '==') {
     met = s.values.every((v) => v === target.value);
   } else {
     ratio = target.value === 0 ? null : s.median / target.value;

@@ -78,7 +78,7 @@ const fmt = (v, unit) => {
   const n = v.toLocaleString('en-US', { minimumFractionDigits: unit === 'ratio' ? 3 : 0, maximumFractionDigits: digits });
   return unit === 'ratio' || unit === 'req/s' ? n : `${n} ${unit}`;
 };
-const targetText = (f) => `${f.target.op === '==' ? '=' : f.target.op === '<=' ? '≤' : '≥'} ${fmt(f.target.value, f.unit)}${f.unit === 'req/s' ? ' req/s' : ''}${f.id === 'throughput' ? ', p99 ≤ 50 ms' : ''}`;
+const targetText = (f) => f.target === null ? '—' : `${f.target.op === '==' ? '=' : f.target.op === '<=' ? '≤' : '≥'} ${fmt(f.target.value, f.unit)}${f.unit === 'req/s' ? ' req/s' : ''}${f.id === 'throughput' ? ', p99 ≤ 50 ms' : ''}`;
 
 const t0 = Date.now();
 const results = [];
@@ -101,8 +101,8 @@ for (const r of results) {
       range: f.runs > 1 ? `${fmt(f.min, f.unit)} – ${fmt(f.max, f.unit)}` : '(1 run)',
       runs: f.runs,
       target: targetText(f),
-      ratio: f.ratio === null ? (f.met ? 'exact' : 'differs') : f.ratio.toFixed(2),
-      status: f.met ? 'met' : 'MISSED',
+      ratio: f.target === null ? '' : f.ratio === null ? (f.met ? 'exact' : 'differs') : f.ratio.toFixed(2),
+      status: f.target === null ? '(no target)' : f.met ? 'met' : 'MISSED',
     });
   }
 }
