@@ -26,6 +26,19 @@ const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048
 export const BOOT_ID = crypto.randomBytes(4).toString('hex');
 export const ATTR_SAGEWAI_BOOT_ID = 'sagewai.boot.id';
 const boot = (attrs: Attributes | undefined): Attributes => ({ ...attrs, [ATTR_SAGEWAI_BOOT_ID]: BOOT_ID });
+
+/**
+ * Caches a hot-path attribute set under `key`, with the boot id added, and returns it: callers
+ * build a set only on a cache miss (`cache.get(key) ?? remember(cache, key, {...})`), so a record
+ * allocates nothing that repeats. The keys (statuses, projects, pools) are few; the bound only
+ * guards against a slow leak.
+ */
+function remember(cache: Map<string, Attributes>, key: string, attrs: Attributes): Attributes {
+  attrs[ATTR_SAGEWAI_BOOT_ID] = BOOT_ID;
+  if (cache.size >= 1000) cache.clear();
+  cache.set(key, attrs);
+  return attrs;
+}
 const perProcessHistogram = (h: Histogram): Pick<Histogram, 'record'> => ({ record: (v, attrs) => h.record(v, boot(attrs)) });
 const perProcessCounter = (c: Counter): Pick<Counter, 'add'> => ({ add: (v, attrs) => c.add(v, boot(attrs)) });
 
@@ -44,13 +57,7 @@ const fleetClaimSets = new Map<string, Attributes>();
  */
 export function recordFleetClaim(seconds: number, project: string, pool: string, result: 'task' | 'empty'): void {
   const key = `${project}\u0000${pool}\u0000${result}`;
-  let attrs = fleetClaimSets.get(key);
-  if (attrs === undefined) {
-    attrs = { [sc.ATTR_SAGEWAI_PROJECT_ID]: project, [sc.ATTR_SAGEWAI_FLEET_POOL]: pool, [sc.ATTR_SAGEWAI_FLEET_CLAIM_RESULT]: result, [ATTR_SAGEWAI_BOOT_ID]: BOOT_ID };
-    // Projects and pools are few; the bound only guards against a slow leak.
-    if (fleetClaimSets.size >= 1000) fleetClaimSets.clear();
-    fleetClaimSets.set(key, attrs);
-  }
+  const attrs = fleetClaimSets.get(key) ?? remember(fleetClaimSets, key, { [sc.ATTR_SAGEWAI_PROJECT_ID]: project, [sc.ATTR_SAGEWAI_FLEET_POOL]: pool, [sc.ATTR_SAGEWAI_FLEET_CLAIM_RESULT]: result });
   fleetClaimHistogram.record(seconds, attrs);
 }
 export const authLogins = perProcessCounter(meter.createCounter('sagewai.auth.logins', { unit: '{login}', description: 'Login attempts by outcome.' }));
@@ -76,18 +83,16 @@ export class HttpServerSeries {
   /** Records one finished request in http.server.request.duration and .response.body.size. */
   record(seconds: number, bodyBytes: number, status: number, project: string | undefined): void {
     const key = project === undefined ? String(status) : `${status} ${project}`;
-    let attrs = this.finished.get(key);
-    if (attrs === undefined) {
-      attrs = { ...this.attributes, [ATTR_HTTP_RESPONSE_STATUS_CODE]: status };
-      if (project !== undefined) attrs[sc.ATTR_SAGEWAI_PROJECT_ID] = project;
-      if (status >= 500) attrs['error.type'] = String(status);
-      attrs[ATTR_SAGEWAI_BOOT_ID] = BOOT_ID;
-      // Statuses and projects are few; the bound only guards against a slow leak.
-      if (this.finished.size >= 1000) this.finished.clear();
-      this.finished.set(key, attrs);
-    }
+    const attrs = this.finished.get(key) ?? remember(this.finished, key, this.finishedAttributes(status, project));
     httpDuration.record(seconds, attrs);
     httpResponseSize.record(bodyBytes, attrs);
+  }
+
+  private finishedAttributes(status: number, project: string | undefined): Attributes {
+    const attrs: Attributes = { ...this.attributes, [ATTR_HTTP_RESPONSE_STATUS_CODE]: status };
+    if (project !== undefined) attrs[sc.ATTR_SAGEWAI_PROJECT_ID] = project;
+    if (status >= 500) attrs['error.type'] = String(status);
+    return attrs;
   }
 }
 
