@@ -232,6 +232,8 @@ describe('serve replicas on one PostgreSQL', () => {
     stop = true;
     await Promise.all(loops);
     log(`PostgreSQL restart under load on 3 replicas: ${JSON.stringify(seen)}; served again ${reconnectedMs} ms after PostgreSQL was back`);
+    // A replica that died during the outage says why here, not only as refused connections below.
+    for (const [i, b] of replicas.entries()) expect(b?.exited() ?? null, `replica-${i} exited during the outage; its stderr:\n${b?.stderrTail()}`).toBeNull();
     expect(seen['503']).toBeGreaterThan(0);
     expect(retryAfterMissing).toBe(0);
     expect(Object.keys(seen).filter((k) => k !== 'completed' && k !== '503')).toEqual([]);

@@ -67,7 +67,9 @@ describe('up / status / down (native runtime)', () => {
     const s = await cli(['status', '--json', '--state-dir', stateDir]);
     expect(s.code, s.stderr).toBe(0);
     const status = JSON.parse(s.stdout) as StackStatus;
-    const upSeries = (await (await fetch(`${record.endpoints.vmUrl}/api/v1/query?query=up`)).json()) as { data: { result: { metric: { job: string }; value: [number, string] }[] } };
+    // nocache=1 as every query of the CLI's client: without it VictoriaMetrics evaluates an instant
+    // query -search.latencyOffset (1 s) in the past, which can be before a scrape `up` just saw.
+    const upSeries = (await (await fetch(`${record.endpoints.vmUrl}/api/v1/query?query=up&nocache=1`)).json()) as { data: { result: { metric: { job: string }; value: [number, string] }[] } };
     expect(Object.fromEntries(upSeries.data.result.map((r) => [r.metric.job, r.value[1]]))).toEqual({ 'otel-collector': '1', 'otelcol-internal': '1', 'victoria-metrics': '1' });
     expect(status?.components.map((c) => [c.component, c.healthy, c.pid])).toEqual([
       ['collector', true, record.components.collector.pid],

@@ -99,4 +99,25 @@ describe('PostgreSQL stores', () => {
     const rows = (await pgr.db.query<{ id: string; worker_id: string }>("SELECT id, worker_id FROM tasks WHERE project = 'fleet' AND status = 'claimed'")).rows;
     expect(rows).toHaveLength(20);
   });
+
+  it('a transaction whose connection PostgreSQL drops between two statements is a 503, and the process lives on', async () => {
+    const { o } = await replica('dropped');
+    // Between the two statements the server ends this session: with no active query, node-postgres
+    // reports it as an 'error' event on the checked-out client, which nothing else listens to.
+    const err = await o.stores.db
+      .tx(async (q) => {
+        const pid = (await q('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+        await pgr.db.query('SELECT pg_terminate_backend($1)', [pid]);
+        await new Promise((r) => setTimeout(r, 300));
+        return q('SELECT 1');
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(err).toBeInstanceOf(HttpError);
+    expect(err).toMatchObject({ status: 503, code: 'database_unavailable' });
+    // The pool hands out a working connection afterwards.
+    expect(await o.stores.db.tx(async (q) => (await q('SELECT 2 AS n')).rows[0].n)).toBe(2);
+  });
 });

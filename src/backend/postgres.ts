@@ -95,16 +95,24 @@ export class Pg {
       throw isUnavailable(err) ? unavailable() : err;
     }
     let broken = false;
+    // While checked out, a client has no listener of the pool's: PostgreSQL ending the session
+    // between two statements (a restart, pg_terminate_backend) is an 'error' event that would
+    // otherwise go unhandled and end the process. The next statement then fails as unreachable.
+    const dropped = (): void => {
+      broken = true;
+    };
+    client.on('error', dropped);
     try {
       await client.query('BEGIN');
       const out = await fn((sql, params) => client.query(sql, params));
       await client.query('COMMIT');
       return out;
     } catch (err) {
-      broken = isUnavailable(err);
+      broken ||= isUnavailable(err);
       if (!broken) await client.query('ROLLBACK').catch(() => undefined);
       throw broken ? unavailable() : err;
     } finally {
+      client.removeListener('error', dropped);
       client.release(broken);
     }
   }

@@ -28,6 +28,8 @@ export interface SpawnedBackend {
   dataDir: string;
   operatorToken: string;
   child: ChildProcess;
+  /** The last 4,000 characters the child wrote to stderr (empty with inheritStderr). */
+  stderrTail(): string;
   /** SIGTERM, wait for a clean exit (SIGKILL after 10 s). Resolves with the exit code. */
   stop(): Promise<number | null>;
   /** SIGKILL, no drain. */
@@ -76,6 +78,7 @@ export async function spawnBackend(opts: SpawnBackendOptions = {}): Promise<Spaw
     dataDir,
     operatorToken,
     child,
+    stderrTail: () => stderr,
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill('SIGTERM');

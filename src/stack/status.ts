@@ -114,8 +114,10 @@ export async function waitFirstScrapes(vmUrl: string, options: { timeoutMs: numb
       const missing = jobs.filter((j) => !targets.some((t) => t.job === j));
       const notUp = targets.filter((t) => t.health !== 'up');
       if (missing.length === 0 && notUp.length === 0 && (await upSeriesReadable(vmUrl, jobs))) return Date.now() - start;
-      if (missing.length === 0 && notUp.length === 0) pending = 'targets up; waiting for their up samples to become queryable';
-      pending = [...missing.map((j) => `${j}: no target`), ...notUp.map((t) => `${t.job} (${t.instance}): ${t.lastError ?? (t.health === 'unknown' ? 'not scraped yet' : t.health)}`)].join('; ');
+      pending =
+        missing.length === 0 && notUp.length === 0
+          ? 'every target up; their up samples are not queryable yet'
+          : [...missing.map((j) => `${j}: no target`), ...notUp.map((t) => `${t.job} (${t.instance}): ${t.lastError ?? (t.health === 'unknown' ? 'not scraped yet' : t.health)}`)].join('; ');
     } catch (err) {
       pending = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
     }

@@ -12,6 +12,10 @@ export interface TestBackend {
   dataDir: string;
   stateDir: string;
   operatorToken: string;
+  /** null while it runs; otherwise its exit code, or the signal that ended it. */
+  exited(): number | string | null;
+  /** The last 4,000 characters of its stderr. */
+  stderrTail(): string;
   /** SIGTERM (drain + flush), then remove the temp state dir (a caller's own dataDir is kept). */
   stop(): Promise<void>;
   /** SIGKILL, keep the data dir (for restart tests). */
@@ -42,6 +46,8 @@ export async function startTestBackend(opts: TestBackendOptions = {}): Promise<T
     dataDir: b.dataDir,
     stateDir: b.stateDir,
     operatorToken: b.operatorToken,
+    exited: () => b.child.exitCode ?? b.child.signalCode ?? null,
+    stderrTail: () => b.stderrTail(),
     stop: async () => {
       await b.stop();
       fs.rmSync(b.stateDir, { recursive: true, force: true });
