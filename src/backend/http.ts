@@ -101,3 +101,32 @@ export function timeParam(raw: string | null, dflt: number, name: string): numbe
   if (!Number.isFinite(n) || Math.abs(n) > 8.64e15) throw new HttpError(400, 'invalid_query', `${name} must be an ISO-8601 time or epoch seconds`);
   return n;
 }
+
+const inner = (t: z.ZodTypeAny): z.ZodTypeAny => {
+  const def = t._def as { typeName: string; innerType?: z.ZodTypeAny };
+  return (def.typeName === 'ZodOptional' || def.typeName === 'ZodDefault') && def.innerType ? inner(def.innerType) : t;
+};
+
+/**
+ * Checks the query parameters an operation documents against their schema (400 invalid_query
+ * naming each one), before its handler reads them: a value outside the document (an unknown
+ * status, a project that is no slug, an empty value) is refused, never quietly read as "no
+ * filter". Parameters the document does not name are ignored.
+ */
+export function checkQuery(schema: z.AnyZodObject, q: URLSearchParams): void {
+  const value: Record<string, unknown> = {};
+  for (const [key, t] of Object.entries(schema.shape as Record<string, z.ZodTypeAny>)) {
+    const all = q.getAll(key);
+    if (all.length === 0) continue;
+    const kind = (inner(t)._def as { typeName: string }).typeName;
+    const first = all[0] as string;
+    if (kind === 'ZodArray') value[key] = all.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+    else if (kind === 'ZodNumber') value[key] = /^-?\d+(\.\d+)?$/.test(first.trim()) ? Number(first) : first;
+    else value[key] = first;
+  }
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    const issues = r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message, code: i.code }));
+    throw new HttpError(400, 'invalid_query', `query parameter ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { issues });
+  }
+}

@@ -8,10 +8,28 @@ import type { z } from 'zod';
  */
 export type JsonSchema = Record<string, unknown>;
 
+const extras = new WeakMap<z.ZodTypeAny, JsonSchema>();
+
+/**
+ * Adds JSON Schema keywords the zod subset cannot produce (a rule between two fields as
+ * if/then, `format` instead of the pattern that implements it); a key set to undefined is
+ * removed. Returns the same schema, so it reads inline.
+ */
+export function withJsonSchema<T extends z.ZodTypeAny>(t: T, extra: JsonSchema): T {
+  extras.set(t, extra);
+  return t;
+}
+
 export function toJsonSchema(t: z.ZodTypeAny): JsonSchema {
-  const out = convert(t);
+  let out = convert(t);
   const description = t.description;
-  return description && out.description === undefined ? { ...out, description } : out;
+  if (description && out.description === undefined) out = { ...out, description };
+  const extra = extras.get(t);
+  if (extra) {
+    out = { ...out, ...extra };
+    for (const [k, v] of Object.entries(extra)) if (v === undefined) delete out[k];
+  }
+  return out;
 }
 
 function convert(t: z.ZodTypeAny): JsonSchema {
@@ -69,6 +87,9 @@ function convert(t: z.ZodTypeAny): JsonSchema {
     case 'ZodUnknown':
     case 'ZodAny':
       return {};
+    case 'ZodEffects':
+      // A refinement: the same shape, the rule itself stated by withJsonSchema where it can be.
+      return toJsonSchema(def.schema as z.ZodTypeAny);
     case 'ZodOptional':
       return toJsonSchema(def.innerType as z.ZodTypeAny);
     case 'ZodNullable':

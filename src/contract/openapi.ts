@@ -59,7 +59,14 @@ function operationObject(o: Operation, methods: string[]): Record<string, unknow
     if (spec.events) {
       content = {
         'text/event-stream': {
-          schema: { type: 'string', description: 'event: <name>\\ndata: <JSON>\\n\\n per event' },
+          // One event of the stream (OpenAPI 3.1: the media type's schema describes each event; 3.2 calls it itemSchema).
+          schema: {
+            oneOf: Object.entries(spec.events).map(([name, schema]) => ({
+              type: 'object',
+              required: ['event', 'data'],
+              properties: { event: { const: name }, data: { type: 'string', contentMediaType: 'application/json', contentSchema: toJsonSchema(schema) }, id: { type: 'string' }, retry: { type: 'integer' } },
+            })),
+          },
           'x-events': Object.fromEntries(Object.entries(spec.events).map(([name, schema]) => [name, toJsonSchema(schema)])),
         },
       };
@@ -73,7 +80,8 @@ function operationObject(o: Operation, methods: string[]): Record<string, unknow
     summary: o.summary,
     tags: [o.area],
     ...(parameters.length ? { parameters } : {}),
-    ...(o.body ? { requestBody: { required: true, content: { 'application/json': { schema: toJsonSchema(o.body) } } } } : {}),
+    // A body whose every field may be left out may be left out entirely (it reads as {}).
+    ...(o.body ? { requestBody: { required: ((toJsonSchema(o.body).required as string[] | undefined) ?? []).length > 0, content: { 'application/json': { schema: toJsonSchema(o.body) } } } } : {}),
     security: o.auth === 'user' ? [{ bearer: [] }, { session: [] }] : o.auth === 'worker' ? [{ workerId: [], workerSecret: [] }] : [],
     responses,
     'x-allow': methods,

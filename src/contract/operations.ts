@@ -172,11 +172,15 @@ export function responsesOf(o: Operation): Record<number, ResponseSpec> {
     add(415, err('the body is not application/json'));
     add(422, err('the body does not match the schema (error.issues lists each problem)'));
   }
+  if (o.query) add(400, err('a query parameter outside its documented values (error.issues lists each)'));
   if (o.tenant === 'required') {
     add(400, err('the X-Project-ID header is missing'));
     add(404, notFound('project'));
   }
-  if (o.tenant === 'optional') add(404, notFound('project'));
+  if (o.tenant === 'optional') {
+    add(400, err('the X-Project-ID header is present but empty'));
+    add(404, notFound('project'));
+  }
   if (o.auth === 'user') {
     add(401, err('no valid bearer token or session cookie', { 'WWW-Authenticate': 'Bearer' }));
     if (o.method !== 'GET') add(403, err('cookie-authenticated changes need X-CSRF-Token (the sagewai_csrf cookie value)'));

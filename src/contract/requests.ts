@@ -1,13 +1,28 @@
 import { z } from 'zod';
+import { withJsonSchema } from './json-schema.js';
 
 /** Request bodies and query parameters, validated at the edge: a body mismatch is a 422 JSON error, a bad query a 400, never a 500. */
 const slug = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes, at most 63');
 const name = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, dot, dash, underscore');
 const model = z.string().min(1).max(200);
 
+/**
+ * An e-mail address as RFC 5322's dot-atom form writes it (the local part may hold any of
+ * ! # $ % & ' * + / = ? ^ _ ` { | } ~ -), at a domain of letter-digit-dash labels. zod's own
+ * email() refused addresses that format "email" admits, such as a+b/c@example.io.
+ */
+const ATEXT = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+";
+const email = withJsonSchema(
+  z
+    .string()
+    .max(320)
+    .regex(new RegExp(`^${ATEXT}(\\.${ATEXT})*@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$`), 'Invalid email'),
+  { format: 'email', pattern: undefined },
+);
+
 export const setupBody = z.object({
   org_name: z.string().min(1).max(200),
-  admin_email: z.string().email().max(320),
+  admin_email: email,
   admin_password: z.string().min(8).max(1024),
   org_slug: slug.optional(),
   app_name: z.string().max(200).optional(),
@@ -72,14 +87,27 @@ export const providerTestBody = z.object({ model, fail: z.enum(['rate_limit', 't
 
 export const taskBody = z.object({ pool: name.default('default'), payload: z.unknown().default({}), model: model.optional() });
 
-export const budgetBody = z.object({
-  scope: z.enum(['project', 'team', 'user']),
-  subject: z.string().min(1).max(128).optional(),
-  window: z.enum(['daily', 'monthly']),
-  limit_usd: z.number().nonnegative().max(1_000_000_000),
-  action: z.enum(['warn', 'throttle', 'stop']),
-  fallback_model: model.optional(),
-});
+export const budgetBody = withJsonSchema(
+  z
+    .object({
+      scope: z.enum(['project', 'team', 'user']),
+      subject: z.string().min(1).max(128).optional().describe('the team or user name (required for those scopes); for scope project, X-Project-ID itself or left out'),
+      window: z.enum(['daily', 'monthly']),
+      limit_usd: z.number().nonnegative().max(1_000_000_000),
+      action: z.enum(['warn', 'throttle', 'stop']),
+      fallback_model: model.optional().describe('the model a throttled call falls back to (required for action throttle)'),
+    })
+    .superRefine((b, ctx) => {
+      if (b.scope !== 'project' && b.subject === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['subject'], message: `Required for scope ${b.scope}` });
+      if (b.action === 'throttle' && b.fallback_model === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['fallback_model'], message: 'Required for throttle' });
+    }),
+  {
+    allOf: [
+      { if: { properties: { scope: { enum: ['team', 'user'] } }, required: ['scope'] }, then: { required: ['subject'] } },
+      { if: { properties: { action: { const: 'throttle' } }, required: ['action'] }, then: { required: ['fallback_model'] } },
+    ],
+  },
+);
 
 /** Budget limit to delete: the id that POST /api/v1/budget/limits answered. */
 export const budgetId = z.string().min(1).max(64);

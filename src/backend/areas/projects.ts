@@ -58,6 +58,9 @@ export class Tenancy {
 
   /** Optional project filter: header or ?project=, forced to a project token's own project. */
   async optional(ctx: Ctx): Promise<string | undefined> {
+    const raw = ctx.req.headers['x-project-id'];
+    // Present but empty is a client's mistake, not "no filter": the answer would silently cover every project.
+    if (raw !== undefined && (Array.isArray(raw) ? raw : [raw]).every((v) => v.trim() === '')) throw new HttpError(400, 'invalid_header', 'the X-Project-ID header is empty; name a project or leave the header out');
     const slug = headerValue(ctx.req, 'x-project-id') ?? ctx.url.searchParams.get('project') ?? undefined;
     if (slug) return this.visible(ctx, slug);
     if (ctx.principal?.kind === 'project' && ctx.principal.project) return this.visible(ctx, ctx.principal.project);
