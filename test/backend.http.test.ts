@@ -49,6 +49,20 @@ afterAll(async () => {
 const auth = (): Record<string, string> => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' });
 
 describe('bad input answers 4xx JSON and the server keeps serving', () => {
+  it('a documented query parameter outside its values → 400 invalid_query naming it; unknown parameters are ignored', async () => {
+    for (const q of ['/api/v1/fleet/tasks?status=bogus', '/api/v1/live?project=', '/api/v1/budget/limits?project=Not%20A%20Slug', '/admin/runs?status=done', '/admin/runs?limit=abc', '/api/v1/analytics/costs?group_by=project,colour']) {
+      const r = await raw('GET', q, { headers: auth() });
+      expect(r.status, q).toBe(400);
+      expect(r.json.error?.code, q).toBe('invalid_query');
+      expect(r.json.error?.message, q).toMatch(/status|project|limit|group_by/);
+    }
+    expect((await raw('GET', '/api/v1/fleet/tasks?status=queued&utm_source=x', { headers: auth() })).status).toBe(200);
+  });
+  it('an X-Project-ID header that is present but empty → 400, not every project', async () => {
+    const r = await raw('GET', '/api/v1/live', { headers: { ...auth(), 'x-project-id': '' } });
+    expect(r.status).toBe(400);
+    expect(r.json.error?.code).toBe('invalid_header');
+  });
   it('malformed JSON → 400 invalid_json', async () => {
     const r = await raw('POST', '/api/v1/projects', { body: '{"slug": "x",', headers: auth() });
     expect(r.status).toBe(400);
