@@ -100,9 +100,49 @@ describe('SQLite migrations', () => {
     old.close();
     const s = openStore(dir);
     try {
-      expect((s.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number }).v).toBe(4);
+      expect((s.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number }).v).toBe(SCHEMA_VERSION);
       expect(s.db.prepare('SELECT reasoning_tokens, reasoning_cost_nusd, cost_nusd, input_cost_nusd + cached_cost_nusd + output_cost_nusd + reasoning_cost_nusd AS parts FROM ledger').all()).toEqual([{ reasoning_tokens: 0, reasoning_cost_nusd: 0, cost_nusd: 80000, parts: 80000 }]);
       expect(s.db.prepare('SELECT reasoning_tokens FROM runs').all()).toEqual([{ reasoning_tokens: 0 }]);
+    } finally {
+      s.db.close();
+    }
+  });
+
+  it('a version 4 database gets trigger-kept totals (migration 5) equal to the ledger and runs, and they stay equal through inserts, updates and deletes', () => {
+    const dir = tmp();
+    const old = new Database(path.join(dir, 'sagewai.db'));
+    old.exec(SCHEMA_MIGRATIONS_TABLE);
+    for (const m of MIGRATIONS.filter((x) => x.version <= 4)) {
+      old.exec(m.sqlite);
+      old.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, 1);
+    }
+    const ledgerRow = old.prepare("INSERT INTO ledger (run_id, project, agent, provider, model, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_nusd, input_cost_nusd, cached_cost_nusd, output_cost_nusd, reasoning_cost_nusd, pricebook_version, priced, created_at) VALUES (?, ?, ?, 'openai', ?, ?, 3, 5, ?, ?, ?, 7, 11, ?, 'v1', ?, ?)");
+    const runRow = old.prepare("INSERT INTO runs (id, project, agent, model, status, started_at) VALUES (?, ?, ?, 'gpt-4o', ?, 1)");
+    const projects = ['acme', 'beta'];
+    const agents = ['bot', 'helper'];
+    const statuses = ['completed', 'error', 'denied', 'running'];
+    for (let i = 0; i < 60; i++) {
+      const [p, a, m] = [projects[i % 2], agents[i % 3 === 0 ? 1 : 0], i % 5 === 0 ? 'gpt-4o-mini' : 'gpt-4o'];
+      ledgerRow.run(`r${i}`, p, a, m, 100 + i, i % 4, 1000 + i * 7, 900 + i * 7, 13 * (i % 4), i % 7 === 0 ? 0 : 1, i);
+      runRow.run(`r${i}`, p, a, statuses[i % 4]);
+    }
+    old.close();
+    const s = openStore(dir);
+    const sums = 'SUM(cost_nusd) AS cost, SUM(input_cost_nusd) AS cost_input, SUM(cached_cost_nusd) AS cost_cached, SUM(output_cost_nusd) AS cost_output, SUM(reasoning_cost_nusd) AS cost_reasoning, SUM(input_tokens) AS input, SUM(cached_input_tokens) AS cached, SUM(output_tokens) AS output, SUM(reasoning_tokens) AS reasoning, COUNT(*) AS calls';
+    const key = 'project, agent, provider, model, priced, pricebook_version';
+    const same = (): void => {
+      expect(s.db.prepare(`SELECT ${key}, cost, cost_input, cost_cached, cost_output, cost_reasoning, input, cached, output, reasoning, calls FROM ledger_totals WHERE calls != 0 ORDER BY ${key}`).all()).toEqual(s.db.prepare(`SELECT ${key}, ${sums} FROM ledger GROUP BY ${key} ORDER BY ${key}`).all());
+      expect(s.db.prepare('SELECT project, agent, status, n FROM run_counts WHERE n != 0 ORDER BY project, agent, status').all()).toEqual(s.db.prepare('SELECT project, agent, status, COUNT(*) AS n FROM runs GROUP BY project, agent, status ORDER BY project, agent, status').all());
+    };
+    try {
+      expect((s.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number }).v).toBe(SCHEMA_VERSION);
+      expect((s.db.prepare('SELECT COUNT(*) AS n FROM ledger_totals').get() as { n: number }).n).toBeGreaterThan(4);
+      same();
+      s.db.prepare("UPDATE runs SET status = 'completed' WHERE status = 'running'").run();
+      s.db.prepare("UPDATE ledger SET cost_nusd = cost_nusd + 5, output_cost_nusd = output_cost_nusd + 5, model = 'gpt-4.1' WHERE id % 6 = 0").run();
+      s.db.prepare('DELETE FROM ledger WHERE id % 9 = 0').run();
+      s.db.prepare("DELETE FROM runs WHERE id IN ('r1', 'r2')").run();
+      same();
     } finally {
       s.db.close();
     }
@@ -154,7 +194,7 @@ describe('PostgreSQL migrations', () => {
       await c.query(V3_RUN_ROW);
       return migratePostgres(c);
     });
-    expect(applied).toEqual([4]);
+    expect(applied).toEqual(MIGRATIONS.filter((m) => m.version > 3).map((m) => m.version));
     const rows = await withDb(url, async (c) => ({
       ledger: (await c.query('SELECT reasoning_tokens::int AS r, reasoning_cost_nusd::int AS rc, (input_cost_nusd + cached_cost_nusd + output_cost_nusd + reasoning_cost_nusd)::int AS parts, cost_nusd::int AS cost FROM ledger')).rows,
       runs: (await c.query('SELECT reasoning_tokens::int AS r FROM runs')).rows,

@@ -146,6 +146,44 @@ function reasoningColumns(int: 'INTEGER' | 'BIGINT'): string {
   ].join(' ');
 }
 
+/**
+ * Totals kept by triggers on SQLite (migration 5), so neither `serve`'s start-up (the metric
+ * totals it exports) nor the health summary's run count scans the ledger or the runs table: both
+ * read one row per group. The same upsert-in-a-trigger pattern as budget_spend; the tables are
+ * filled from the existing rows inside the migration.
+ */
+const LEDGER_KEY = ['project', 'agent', 'provider', 'model', 'priced', 'pricebook_version'] as const;
+const LEDGER_SUMS: ReadonlyArray<readonly [string, string]> = [
+  ['cost', 'cost_nusd'],
+  ['cost_input', 'input_cost_nusd'],
+  ['cost_cached', 'cached_cost_nusd'],
+  ['cost_output', 'output_cost_nusd'],
+  ['cost_reasoning', 'reasoning_cost_nusd'],
+  ['input', 'input_tokens'],
+  ['cached', 'cached_input_tokens'],
+  ['output', 'output_tokens'],
+  ['reasoning', 'reasoning_tokens'],
+];
+function sqliteTotals(): string {
+  const key = LEDGER_KEY.join(', ');
+  const sums = LEDGER_SUMS.map(([t]) => t);
+  const add = (row: 'NEW' | 'OLD', sign: '' | '-'): string =>
+    `INSERT INTO ledger_totals (${key}, ${sums.join(', ')}, calls) VALUES (${LEDGER_KEY.map((k) => `${row}.${k}`).join(', ')}, ${LEDGER_SUMS.map(([, c]) => `${sign}${row}.${c}`).join(', ')}, ${sign}1) ON CONFLICT DO UPDATE SET ${[...sums, 'calls'].map((t) => `${t} = ${t} + excluded.${t}`).join(', ')};`;
+  const runAdd = (row: 'NEW' | 'OLD', sign: '' | '-'): string => `INSERT INTO run_counts (project, agent, status, n) VALUES (${row}.project, ${row}.agent, ${row}.status, ${sign}1) ON CONFLICT DO UPDATE SET n = n + excluded.n;`;
+  return `
+CREATE TABLE ledger_totals (project TEXT NOT NULL, agent TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, priced INTEGER NOT NULL, pricebook_version TEXT NOT NULL, ${[...sums, 'calls'].map((t) => `${t} INTEGER NOT NULL`).join(', ')}, PRIMARY KEY (${key})) WITHOUT ROWID;
+INSERT INTO ledger_totals (${key}, ${sums.join(', ')}, calls) SELECT ${key}, ${LEDGER_SUMS.map(([, c]) => `SUM(${c})`).join(', ')}, COUNT(*) FROM ledger GROUP BY ${key};
+CREATE TRIGGER ledger_totals_insert AFTER INSERT ON ledger BEGIN ${add('NEW', '')} END;
+CREATE TRIGGER ledger_totals_delete AFTER DELETE ON ledger BEGIN ${add('OLD', '-')} END;
+CREATE TRIGGER ledger_totals_update AFTER UPDATE OF ${[...LEDGER_KEY, ...LEDGER_SUMS.map(([, c]) => c)].join(', ')} ON ledger BEGIN ${add('OLD', '-')} ${add('NEW', '')} END;
+CREATE TABLE run_counts (project TEXT NOT NULL, agent TEXT NOT NULL, status TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (project, agent, status)) WITHOUT ROWID;
+INSERT INTO run_counts (project, agent, status, n) SELECT project, agent, status, COUNT(*) FROM runs GROUP BY project, agent, status;
+CREATE TRIGGER run_counts_insert AFTER INSERT ON runs BEGIN ${runAdd('NEW', '')} END;
+CREATE TRIGGER run_counts_delete AFTER DELETE ON runs BEGIN ${runAdd('OLD', '-')} END;
+CREATE TRIGGER run_counts_update AFTER UPDATE OF project, agent, status ON runs BEGIN ${runAdd('OLD', '-')} ${runAdd('NEW', '')} END;
+`;
+}
+
 /** The ordered list. Append only. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'base schema', sqlite: SQLITE_BASE, postgres: PG_BASE },
@@ -168,6 +206,16 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'reasoning tokens',
     sqlite: reasoningColumns('INTEGER'),
     postgres: reasoningColumns('BIGINT'),
+  },
+  {
+    // SQLite only. On PostgreSQL replicas write concurrently, and a shared totals row per group
+    // would serialise their transactions on it (and add lock orders to reason about); there the
+    // start-up totals stay per-writer GROUP BY queries over indexed columns. The version is
+    // recorded on both engines so one number names the schema.
+    version: 5,
+    name: 'ledger and run totals kept by triggers (SQLite)',
+    sqlite: sqliteTotals(),
+    postgres: 'SELECT 1',
   },
 ];
 

@@ -29,7 +29,7 @@ export class SqliteLiveStore implements LiveStore {
   }
   counts(): { projects: number; agents: number; runs: number; workers_online: number; tasks_queued: number } {
     const n = (sql: string): number => (this.sql(sql).get() as { n: number }).n;
-    return { projects: n('SELECT COUNT(*) AS n FROM projects'), agents: n('SELECT COUNT(*) AS n FROM agents'), runs: n('SELECT COUNT(*) AS n FROM runs'), workers_online: n("SELECT COUNT(*) AS n FROM workers WHERE state != 'lost'"), tasks_queued: n("SELECT COUNT(*) AS n FROM tasks WHERE status = 'queued'") };
+    return { projects: n('SELECT COUNT(*) AS n FROM projects'), agents: n('SELECT COUNT(*) AS n FROM agents'), runs: n('SELECT COALESCE(SUM(n), 0) AS n FROM run_counts'), workers_online: n("SELECT COUNT(*) AS n FROM workers WHERE state != 'lost'"), tasks_queued: n("SELECT COUNT(*) AS n FROM tasks WHERE status = 'queued'") };
   }
   ping(): void {
     this.sql('SELECT 1').get();

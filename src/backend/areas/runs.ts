@@ -187,11 +187,12 @@ export class SqliteRunStore implements RunStore {
   totals(): { ledger: LedgerAggregate[]; runs: Array<{ project: string; agent: string; status: string; n: number }> } {
     const ledger = this.db
       .prepare<[], Omit<LedgerAggregate, 'priced'> & { priced: number }>(
-        'SELECT project, agent, provider, model, priced, pricebook_version AS version, SUM(cost_nusd) AS cost, SUM(input_cost_nusd) AS costInput, SUM(cached_cost_nusd) AS costCached, SUM(output_cost_nusd) AS costOutput, SUM(reasoning_cost_nusd) AS costReasoning, SUM(input_tokens) AS input, SUM(cached_input_tokens) AS cached, SUM(output_tokens) AS output, SUM(reasoning_tokens) AS reasoning, COUNT(*) AS calls FROM ledger GROUP BY project, agent, provider, model, priced, pricebook_version',
+        // Kept by the ledger's triggers (migration 5): one row per group, not a scan of the ledger.
+        'SELECT project, agent, provider, model, priced, pricebook_version AS version, cost, cost_input AS costInput, cost_cached AS costCached, cost_output AS costOutput, cost_reasoning AS costReasoning, input, cached, output, reasoning, calls FROM ledger_totals WHERE calls != 0',
       )
       .all()
       .map((r) => ({ ...r, priced: r.priced === 1 }));
-    const runs = this.sql<[], { project: string; agent: string; status: string; n: number }>("SELECT project, agent, status, COUNT(*) AS n FROM runs WHERE status IN ('completed','error','denied') GROUP BY project, agent, status").all();
+    const runs = this.sql<[], { project: string; agent: string; status: string; n: number }>("SELECT project, agent, status, n FROM run_counts WHERE status IN ('completed','error','denied') AND n != 0").all();
     return { ledger, runs };
   }
 }
