@@ -592,7 +592,13 @@ export class OwnerLock {
   async acquire(): Promise<boolean> {
     const c = new pg.Client(this.config);
     c.on('error', () => undefined);
-    await c.connect();
+    try {
+      await c.connect();
+    } catch (err) {
+      // Re-taking the lock while PostgreSQL is still down: close the socket, the caller retries.
+      await c.end().catch(() => undefined);
+      throw err;
+    }
     const ok = (await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [OWNER_LOCK, this.id]).catch(() => undefined))?.rows[0]?.ok === true;
     if (!ok) {
       await c.end().catch(() => undefined);
