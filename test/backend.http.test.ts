@@ -57,6 +57,11 @@ describe('bad input answers 4xx JSON and the server keeps serving', () => {
       expect(r.json.error?.message, q).toMatch(/status|project|limit|group_by/);
     }
     expect((await raw('GET', '/api/v1/fleet/tasks?status=queued&utm_source=x', { headers: auth() })).status).toBe(200);
+    // The cost totals take a time, a UTC date or epoch digits; a date that does not exist is refused.
+    const byDate = await raw('GET', '/api/v1/analytics/costs?from=2026-01-01&to=2026-02-01', { headers: auth() });
+    expect(byDate.status).toBe(200);
+    expect(byDate.json).toMatchObject({ from: '2026-01-01T00:00:00.000Z', to: '2026-02-01T00:00:00.000Z' });
+    expect((await raw('GET', '/api/v1/analytics/costs?from=2026-02-30', { headers: auth() })).json.error?.code).toBe('invalid_query');
   });
   it('an X-Project-ID header that is present but empty → 400, not every project', async () => {
     const r = await raw('GET', '/api/v1/live', { headers: { ...auth(), 'x-project-id': '' } });

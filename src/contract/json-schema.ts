@@ -54,6 +54,7 @@ function convert(t: z.ZodTypeAny): JsonSchema {
         else if (c.kind === 'regex' && c.regex) s.pattern = c.regex.source;
         else if (c.kind === 'email') s.format = 'email';
         else if (c.kind === 'datetime') s.format = 'date-time';
+        else if (c.kind === 'date') s.format = 'date';
       }
       return s;
     }

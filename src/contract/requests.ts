@@ -123,12 +123,12 @@ export const runsQuery = z.object({
   offset: z.number().int().min(0).max(1_000_000_000).default(0),
 });
 export const tasksQuery = z.object({ project: projectParam.optional(), status: z.enum(['queued', 'claimed', 'completed', 'failed']).optional() });
-/** What the analytics time parameters accept (up to year 275760, a JavaScript Date's end). */
-const time = z.union([z.string().datetime({ offset: true }), z.string().regex(/^\d{1,15}$/)]);
+/** What the analytics time parameters accept (up to year 275760, a JavaScript Date's end): a time, a UTC date, or epoch digits. */
+const time = z.union([z.string().datetime({ offset: true }), z.string().date(), z.string().regex(/^\d{1,15}$/)]);
 export const costsQuery = z.object({
   project: projectParam.optional(),
-  from: time.optional().describe('ISO-8601 time, or epoch seconds (milliseconds when longer than 10 digits); default: the beginning'),
-  to: time.optional().describe('ISO-8601 time, or epoch seconds (milliseconds when longer than 10 digits), not before `from`; default: now'),
+  from: time.optional().describe('ISO-8601 time or date (a date is its UTC midnight), or epoch seconds (milliseconds when longer than 10 digits); default: the beginning'),
+  to: time.optional().describe('ISO-8601 time or date (a date is its UTC midnight), or epoch seconds (milliseconds when longer than 10 digits), not before `from`; default: now'),
   group_by: z.array(z.enum(['project', 'model', 'agent', 'provider', 'token_type'])).optional().describe('comma-separated, or the parameter repeated'),
 });
 

@@ -34,6 +34,7 @@ export function validateSchema(root: Schema, schema: Schema, value: unknown, at 
     if (typeof schema.minLength === 'number' && value.length < schema.minLength) errs.push(`${at}: shorter than ${schema.minLength}`);
     if (typeof schema.maxLength === 'number' && value.length > schema.maxLength) errs.push(`${at}: longer than ${schema.maxLength}`);
     if (typeof schema.pattern === 'string' && !new RegExp(schema.pattern).test(value)) errs.push(`${at}: ${JSON.stringify(value)} does not match ${schema.pattern}`);
+    if (schema.format === 'date' && !/^\d{4}-\d\d-\d\d$/.test(value)) errs.push(`${at}: ${JSON.stringify(value)} is not a date`);
     if (schema.format === 'date-time' && !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(value)) errs.push(`${at}: ${JSON.stringify(value)} is not a date-time`);
   }
   if (Array.isArray(value)) value.forEach((v, i) => errs.push(...validateSchema(root, (schema.items as Schema) ?? {}, v, `${at}[${i}]`)));
@@ -77,6 +78,7 @@ function plainArbitrary(schema: Schema, hints: Hints): fc.Arbitrary<unknown> {
       const hi = min('maxLength', 40);
       let a: fc.Arbitrary<string>;
       if (schema.format === 'email') a = simpleEmail;
+      else if (schema.format === 'date') a = fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10));
       else if (schema.format === 'date-time') a = fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true }).map((d) => d.toISOString());
       else if (typeof schema.pattern === 'string') a = fc.stringMatching(new RegExp(schema.pattern));
       else a = fc.string({ minLength: lo, maxLength: Math.min(hi, lo + 40), unit: 'grapheme' });
