@@ -13,6 +13,7 @@
  * Both must print the same text. A frame's time is assemble + render. Modes alternate per repeat;
  * 5 repeats of 40 frames each after 10 warm-up frames; each repeat's figure is its median frame.
  */
+import { hudWorld } from './hud-world.js';
 import { figure, main, median, round } from './lib.js';
 
 const TENANTS = 20;
@@ -28,42 +29,7 @@ await main('hud-frame', async () => {
   const { renderFrameToString, createLiveFrameRenderer } = await import('../dist/src/tui/index.js');
   const liveRenderer = createLiveFrameRenderer({ columns: 120, rows: 40 });
   const now = new Date('2026-11-26T10:00:00Z');
-  const models = ['claude-haiku-4-5', 'claude-sonnet-4-6', 'gpt-4o-mini', 'gpt-4.1'];
-  const tenants = Array.from({ length: TENANTS }, (_, i) => `tenant-${String(i).padStart(2, '0')}`);
-  const agents = tenants.flatMap((p, ti) => Array.from({ length: AGENTS_PER_TENANT }, (_, a) => ({ project: p, name: `agent-${a}`, model: models[(ti + a) % models.length] })));
-  const workers = Array.from({ length: WORKERS }, (_, i) => ({ worker_id: `w-${i}`, name: `worker-${i}`, project: tenants[i % TENANTS], pool: `pool-${i % 3}`, state: i % 7 === 0 ? 'busy' : i % 23 === 0 ? 'lost' : 'online', last_heartbeat_at: now.toISOString() }));
-  const pools = new Map();
-  for (const w of workers) {
-    const k = `${w.project}|${w.pool}|${w.state}`;
-    pools.set(k, (pools.get(k) ?? 0) + 1);
-  }
-  const metrics = {
-    requestRate: 1234.5,
-    latencyP95Seconds: 0.042,
-    errorRatio: 0.013,
-    spendTotalUsd: 4321.09,
-    spendRateUsdPerHour: 180.2,
-    budgetUtilizationMax: 0.77,
-    workersByState: { online: workers.filter((w) => w.state === 'online').length, busy: workers.filter((w) => w.state === 'busy').length, lost: workers.filter((w) => w.state === 'lost').length },
-    costByProject: tenants.map((p, i) => ({ project: p, costUsd: 100 + i * 7.5 })),
-    callsByAgent: agents.flatMap((a, i) => [
-      { project: a.project, agent: a.name, model: a.model, callsPerSec: (i % 13) / 10 },
-      { project: a.project, agent: a.name, model: models[(i + 1) % models.length], callsPerSec: (i % 5) / 20 },
-    ]),
-    costRateByAgent: agents.map((a, i) => ({ project: a.project, agent: a.name, usdPerHour: (i % 17) / 3 })),
-    spendRateSeries: tenants.map((p, i) => ({ project: p, points: Array.from({ length: 30 }, (_, k) => 5 + Math.sin(k / 3 + i) * 4) })),
-    workersByPoolState: [...pools.entries()].map(([k, count]) => {
-      const [project, pool, state] = k.split('|');
-      return { project, pool, state, count };
-    }),
-  };
-  const live = {
-    generated_at: now.toISOString(),
-    agents,
-    runs_in_flight: Array.from({ length: 60 }, (_, i) => ({ run_id: `run-${i}`, project: tenants[i % TENANTS], agent: `agent-${i}`, model: models[i % 4], started_at: now.toISOString(), elapsed_ms: 500 + i * 137, cost_usd: 0.001 * i })),
-    tasks_in_flight: Array.from({ length: 40 }, (_, i) => ({ task_id: `task-${i}`, project: tenants[i % TENANTS], pool: `pool-${i % 3}`, worker_id: `w-${i}`, state: 'claimed', elapsed_ms: 300 + i * 91 })),
-    workers,
-  };
+  const { tenants, metrics, live } = hudWorld({ tenants: TENANTS, perTenant: AGENTS_PER_TENANT, workers: WORKERS, now });
   const events = Array.from({ length: 50 }, (_, i) => ({ time: new Date(now.getTime() - i * 1000).toISOString(), name: i % 3 ? 'agent.run.completed' : 'fleet.task.claimed', project: tenants[i % TENANTS], actor: `user-${i % 4}`, detail: `detail ${i}` }));
   let previous = null;
   const frame = (mode) => {

@@ -14,47 +14,14 @@ import chalk from 'chalk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assembleModel } from '../src/hud/assemble.js';
 import type { AuditEvent, HudAlert } from '../src/hud/model.js';
-import type { LiveSnapshot, MetricsSnapshot } from '../src/hud/sources.js';
+import { hudWorld } from '../bench/hud-world.js';
 import { createLiveFrameRenderer, renderFrameToString, type FrameOptions } from '../src/tui/index.js';
 
 const NOW = new Date('2026-11-26T10:00:00Z');
-const MODELS = ['claude-haiku-4-5', 'claude-sonnet-4-6', 'gpt-4o-mini', 'gpt-4.1'];
-
-/** The bench's world (bench/hud-frame.js): `tenants` × `perTenant` agents, workers in pools, runs and tasks in flight, events. */
+/** The bench's world (bench/hud-world.js, which bench/hud-frame.js times) with this test's own audit events. */
 function world(tenantCount: number, perTenant: number, workerCount: number) {
-  const tenants = Array.from({ length: tenantCount }, (_, i) => `tenant-${String(i).padStart(2, '0')}`);
+  const { tenants, metrics, live } = hudWorld({ tenants: tenantCount, perTenant, workers: workerCount, now: NOW });
   const t = (i: number): string => tenants[i % tenantCount] ?? 'tenant-00';
-  const agents = tenants.flatMap((p, ti) => Array.from({ length: perTenant }, (_, a) => ({ project: p, name: `agent-${a}`, model: MODELS[(ti + a) % MODELS.length] ?? 'gpt-4.1' })));
-  const workers = Array.from({ length: workerCount }, (_, i) => ({ worker_id: `w-${i}`, name: `worker-${i}`, project: t(i), pool: `pool-${i % 3}`, state: i % 7 === 0 ? 'busy' : i % 23 === 0 ? 'lost' : 'online', last_heartbeat_at: NOW.toISOString() }));
-  const pools = new Map<string, number>();
-  for (const w of workers) pools.set(`${w.project}|${w.pool}|${w.state}`, (pools.get(`${w.project}|${w.pool}|${w.state}`) ?? 0) + 1);
-  const metrics: MetricsSnapshot = {
-    requestRate: 1234.5,
-    latencyP95Seconds: 0.042,
-    errorRatio: 0.013,
-    spendTotalUsd: 4321.09,
-    spendRateUsdPerHour: 180.2,
-    budgetUtilizationMax: 0.77,
-    workersByState: { online: workers.filter((w) => w.state === 'online').length, busy: workers.filter((w) => w.state === 'busy').length, lost: workers.filter((w) => w.state === 'lost').length },
-    costByProject: tenants.map((p, i) => ({ project: p, costUsd: 100 + i * 7.5 })),
-    callsByAgent: agents.flatMap((a, i) => [
-      { project: a.project, agent: a.name, model: a.model, callsPerSec: (i % 13) / 10 },
-      { project: a.project, agent: a.name, model: MODELS[(i + 1) % MODELS.length] ?? 'gpt-4.1', callsPerSec: (i % 5) / 20 },
-    ]),
-    costRateByAgent: agents.map((a, i) => ({ project: a.project, agent: a.name, usdPerHour: (i % 17) / 3 })),
-    spendRateSeries: tenants.map((p, i) => ({ project: p, points: Array.from({ length: 30 }, (_, k) => 5 + Math.sin(k / 3 + i) * 4) })),
-    workersByPoolState: [...pools.entries()].map(([k, count]) => {
-      const [project = '', pool = '', state = ''] = k.split('|');
-      return { project, pool, state, count };
-    }),
-  };
-  const live: LiveSnapshot = {
-    generated_at: NOW.toISOString(),
-    agents,
-    runs_in_flight: Array.from({ length: 60 }, (_, i) => ({ run_id: `run-${i}`, project: t(i), agent: `agent-${i}`, model: MODELS[i % 4] ?? 'gpt-4.1', started_at: NOW.toISOString(), elapsed_ms: 500 + i * 137, cost_usd: 0.001 * i })),
-    tasks_in_flight: Array.from({ length: 40 }, (_, i) => ({ task_id: `task-${i}`, project: t(i), pool: `pool-${i % 3}`, worker_id: `w-${i}`, state: 'claimed', elapsed_ms: 300 + i * 91 })),
-    workers,
-  };
   const events: AuditEvent[] = Array.from({ length: 50 }, (_, i) => ({
     time: new Date(NOW.getTime() - i * 1000).toISOString(),
     name: ['agent.run.completed', 'fleet.task.claimed', 'budget.exceeded', 'agent.run.failed'][i % 4] ?? 'agent.run.completed',

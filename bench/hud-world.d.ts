@@ -1,0 +1,3 @@
+import type { LiveSnapshot, MetricsSnapshot } from '../src/hud/sources.js';
+
+export declare function hudWorld(opts: { tenants: number; perTenant: number; workers: number; now: Date }): { tenants: string[]; metrics: MetricsSnapshot; live: LiveSnapshot };
