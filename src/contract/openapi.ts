@@ -57,17 +57,18 @@ function operationObject(o: Operation, methods: string[]): Record<string, unknow
     const headers = spec.headers ? Object.fromEntries(Object.entries(spec.headers).map(([h, d]) => [h, { description: d, schema: { type: 'string' } }])) : undefined;
     let content: Record<string, unknown> | undefined;
     if (spec.events) {
+      const events = Object.entries(spec.events).map(([name, schema]) => [name, toJsonSchema(schema)] as const);
       content = {
         'text/event-stream': {
           // One event of the stream (OpenAPI 3.1: the media type's schema describes each event; 3.2 calls it itemSchema).
           schema: {
-            oneOf: Object.entries(spec.events).map(([name, schema]) => ({
+            oneOf: events.map(([name, schema]) => ({
               type: 'object',
               required: ['event', 'data'],
-              properties: { event: { const: name }, data: { type: 'string', contentMediaType: 'application/json', contentSchema: toJsonSchema(schema) }, id: { type: 'string' }, retry: { type: 'integer' } },
+              properties: { event: { const: name }, data: { type: 'string', contentMediaType: 'application/json', contentSchema: schema }, id: { type: 'string' }, retry: { type: 'integer' } },
             })),
           },
-          'x-events': Object.fromEntries(Object.entries(spec.events).map(([name, schema]) => [name, toJsonSchema(schema)])),
+          'x-events': Object.fromEntries(events),
         },
       };
     } else if (spec.schema) {
@@ -75,13 +76,14 @@ function operationObject(o: Operation, methods: string[]): Record<string, unknow
     }
     responses[status] = { description: spec.description, ...(headers ? { headers } : {}), ...(content ? { content } : {}) };
   }
+  const body = o.body ? toJsonSchema(o.body) : undefined;
   return {
     operationId: o.id,
     summary: o.summary,
     tags: [o.area],
     ...(parameters.length ? { parameters } : {}),
     // A body whose every field may be left out may be left out entirely (it reads as {}).
-    ...(o.body ? { requestBody: { required: ((toJsonSchema(o.body).required as string[] | undefined) ?? []).length > 0, content: { 'application/json': { schema: toJsonSchema(o.body) } } } } : {}),
+    ...(body ? { requestBody: { required: ((body.required as string[] | undefined) ?? []).length > 0, content: { 'application/json': { schema: body } } } } : {}),
     security: o.auth === 'user' ? [{ bearer: [] }, { session: [] }] : o.auth === 'worker' ? [{ workerId: [], workerSecret: [] }] : [],
     responses,
     'x-allow': methods,

@@ -74,10 +74,10 @@ export class BudgetLimits {
       bind(ops.setBudget, async (ctx) => {
         const project = await tenancy.required(ctx);
         const input = validate(ops.setBudget.body, await ctx.body());
-        const subject = input.scope === 'project' ? (input.subject ?? project) : input.subject;
-        if (!subject) throw new HttpError(422, 'validation_failed', `subject is required for scope ${input.scope}`, { issues: [{ path: 'subject', message: 'Required', code: 'invalid_type' }] });
+        // budgetBody already refused a team or user budget without a subject and a throttle
+        // without fallback_model; what the body alone cannot say is the project's own slug.
+        const subject = input.subject ?? project;
         if (input.scope === 'project' && subject !== project) throw new HttpError(422, 'validation_failed', "a project budget's subject is its own project slug", { issues: [{ path: 'subject', message: 'must equal X-Project-ID', code: 'custom' }] });
-        if (input.action === 'throttle' && !input.fallback_model) throw new HttpError(422, 'validation_failed', 'throttle needs fallback_model', { issues: [{ path: 'fallback_model', message: 'Required for throttle', code: 'invalid_type' }] });
         const row = await this.store.upsert({ project, scope: input.scope, subject, window: input.window, limit_nusd: Math.round(input.limit_usd * 1e9), action: input.action, fallback_model: input.fallback_model ?? null });
         return { status: 201, body: budgetJson(row) };
       }),
