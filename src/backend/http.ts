@@ -85,14 +85,6 @@ export function clientIp(req: IncomingMessage): string {
 }
 
 /** A whole-number query parameter within [min, max]; 400 invalid_query otherwise. */
-export function intParam(raw: string | null, dflt: number, min: number, max: number, name: string): number {
-  if (raw === null || raw === '') return dflt;
-  if (!/^\d+$/.test(raw)) throw new HttpError(400, 'invalid_query', `${name} must be an integer`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new HttpError(400, 'invalid_query', `${name} must be between ${min} and ${max}`);
-  return n;
-}
-
 /** An ISO-8601 time or epoch seconds (milliseconds when longer than 10 digits); 400 invalid_query otherwise. */
 export function timeParam(raw: string | null, dflt: number, name: string): number {
   if (raw === null || raw === '') return dflt;
@@ -108,12 +100,13 @@ const inner = (t: z.ZodTypeAny): z.ZodTypeAny => {
 };
 
 /**
- * Checks the query parameters an operation documents against their schema (400 invalid_query
- * naming each one), before its handler reads them: a value outside the document (an unknown
- * status, a project that is no slug, an empty value) is refused, never quietly read as "no
- * filter". Parameters the document does not name are ignored.
+ * Parses the query parameters an operation documents with their schema (400 invalid_query
+ * naming each one), before its handler runs: a value outside the document (an unknown status, a
+ * project that is no slug, an empty value) is refused, never quietly read as "no filter".
+ * Parameters the document does not name are ignored. Handlers read the result (with the
+ * schema's defaults) through `queryOf`.
  */
-export function checkQuery(schema: z.AnyZodObject, q: URLSearchParams): void {
+export function parseQuery(schema: z.AnyZodObject, q: URLSearchParams): Record<string, unknown> {
   const value: Record<string, unknown> = {};
   for (const [key, t] of Object.entries(schema.shape as Record<string, z.ZodTypeAny>)) {
     const all = q.getAll(key);
@@ -129,4 +122,5 @@ export function checkQuery(schema: z.AnyZodObject, q: URLSearchParams): void {
     const issues = r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message, code: i.code }));
     throw new HttpError(400, 'invalid_query', `query parameter ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { issues });
   }
+  return r.data as Record<string, unknown>;
 }

@@ -14,6 +14,8 @@ export interface Ctx {
   readonly res: ServerResponse;
   readonly url: URL;
   readonly params: Record<string, string>;
+  /** The operation's documented query parameters, parsed by its schema before the handler ({} without one). */
+  query: Record<string, unknown>;
   principal?: Principal;
   /** Project the request is about (sets sagewai.project_id on the span, metrics and request log). */
   project?: string;
@@ -47,6 +49,11 @@ export interface RouteBinding {
 
 export function bind<O extends Operation>(op: O, handler: Handler<O>): RouteBinding {
   return { op, handler: handler as RouteBinding['handler'] };
+}
+
+/** The handler's view of ctx.query, typed by its operation's query schema. */
+export function queryOf<O extends Operation & { query: z.AnyZodObject }>(_op: O, ctx: Ctx): z.infer<O['query']> {
+  return ctx.query as z.infer<O['query']>;
 }
 
 export function headerValue(req: IncomingMessage, name: string): string | undefined {

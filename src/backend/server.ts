@@ -6,7 +6,7 @@ import { buildOpenApi } from '../contract/openapi.js';
 import { operations, type Operation } from '../contract/operations.js';
 import { App, type AppOptions } from './app.js';
 import { requestLog } from './audit.js';
-import { checkQuery, HttpError, parseJson, readBody, sendJson } from './http.js';
+import { HttpError, parseJson, parseQuery, readBody, sendJson } from './http.js';
 import * as inst from './instruments.js';
 import { bind, headerValue, type Ctx, type RouteBinding } from './routing.js';
 import { ATTR_SAGEWAI_PROJECT_ID } from './semconv.js';
@@ -112,6 +112,7 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
       res,
       url,
       params,
+      query: {},
       abort: abortCtl.signal,
       body: () => (bodyPromise ??= readBody(req, bodyLimit).then((b) => parseJson(b, headerValue(req, 'content-type')))),
     };
@@ -125,7 +126,7 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
       }
       if (draining && route.op.auth !== 'none') throw new HttpError(503, 'shutting_down', 'the backend is shutting down', {}, { 'retry-after': '1' });
       if (route.op.auth === 'user') ctx.principal = await app.auth.authenticate(req, method);
-      if (route.op.query) checkQuery(route.op.query, url.searchParams);
+      if (route.op.query) ctx.query = parseQuery(route.op.query, url.searchParams);
       const reply = await route.handler(ctx);
       if (res.headersSent) {
         status = res.statusCode;

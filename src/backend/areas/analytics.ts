@@ -3,13 +3,12 @@ import { operations } from '../../contract/operations.js';
 import type * as res from '../../contract/responses.js';
 import type { TOKEN_TYPES } from '../../contract/responses.js';
 import { HttpError, timeParam } from '../http.js';
-import { bind, type RouteBinding } from '../routing.js';
+import { bind, queryOf, type RouteBinding } from '../routing.js';
 import type { Awaitable, Prepare } from '../store.js';
 import type { Tenancy } from './projects.js';
 
-/** Cost totals from the ledger (the record), grouped on request. */
-const GROUP_KEYS = ['project', 'model', 'agent', 'provider', 'token_type'] as const;
-type GroupKey = (typeof GROUP_KEYS)[number];
+/** Cost totals from the ledger (the record), grouped on request by the keys the contract's costsQuery lists. */
+type GroupKey = NonNullable<z.infer<typeof operations.costs.query>['group_by']>[number];
 
 export interface CostRow {
   /** The grouping columns asked for (project, model, agent, provider). */
@@ -106,13 +105,11 @@ export class Analytics {
   routes(tenancy: Tenancy): RouteBinding[] {
     return [
       bind(operations.costs, async (ctx) => {
-        const q = ctx.url.searchParams;
-        const from = timeParam(q.get('from'), 0, 'from');
-        const to = timeParam(q.get('to'), Date.now() + 1, 'to');
+        const q = queryOf(operations.costs, ctx);
+        const from = timeParam(q.from ?? null, 0, 'from');
+        const to = timeParam(q.to ?? null, Date.now() + 1, 'to');
         if (to < from) throw new HttpError(400, 'invalid_query', '`to` is before `from`');
-        const groupBy = q.getAll('group_by').flatMap((g) => g.split(',')).map((g) => g.trim()).filter(Boolean);
-        for (const g of groupBy) if (!(GROUP_KEYS as readonly string[]).includes(g)) throw new HttpError(400, 'invalid_query', `group_by ${JSON.stringify(g)} is not one of ${GROUP_KEYS.join(', ')}`);
-        return { status: 200, body: await this.costs({ project: await tenancy.optional(ctx), from, to, groupBy: [...new Set(groupBy)] as GroupKey[] }) };
+        return { status: 200, body: await this.costs({ project: await tenancy.optional(ctx), from, to, groupBy: [...new Set(q.group_by ?? [])] }) };
       }),
     ];
   }

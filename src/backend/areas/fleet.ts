@@ -6,7 +6,7 @@ import type * as res from '../../contract/responses.js';
 import { audit } from '../audit.js';
 import { HttpError, notFound, validate } from '../http.js';
 import * as inst from '../instruments.js';
-import { actor, bind, headerValue, type Ctx, type RouteBinding } from '../routing.js';
+import { actor, bind, headerValue, queryOf, type Ctx, type RouteBinding } from '../routing.js';
 import * as sc from '../semconv.js';
 import { newId, newSecret, sha256, type Awaitable, type Db, type Prepare } from '../store.js';
 import { iso, type Tenancy } from './projects.js';
@@ -298,7 +298,7 @@ export class Fleet {
         const project = await tenancy.required(ctx);
         return { status: 201, body: taskJson(await this.createTask(project, validate(ops.createTask.body, await ctx.body()), actor(ctx))) };
       }),
-      bind(ops.listTasks, async (ctx) => ({ status: 200, body: { items: (await this.store.tasks({ project: await tenancy.optional(ctx), status: ctx.url.searchParams.get('status') ?? undefined, limit: 500 })).map(taskJson) } })),
+      bind(ops.listTasks, async (ctx) => ({ status: 200, body: { items: (await this.store.tasks({ project: await tenancy.optional(ctx), status: queryOf(ops.listTasks, ctx).status, limit: 500 })).map(taskJson) } })),
       bind(ops.listWorkers, async (ctx) => ({ status: 200, body: { items: (await this.store.workers(await tenancy.optional(ctx))).map(workerJson) } })),
     ];
   }

@@ -4,13 +4,13 @@ import { operations } from '../../contract/operations.js';
 import type * as res from '../../contract/responses.js';
 import { audit } from '../audit.js';
 import { windowEnd, type Budgets, type ReserveResult, type ThresholdCrossing } from '../budgets.js';
-import { HttpError, intParam, notFound, validate } from '../http.js';
+import { HttpError, notFound, validate } from '../http.js';
 import * as inst from '../instruments.js';
 import { runAttrs, type LedgerAggregate, type LedgerMetrics } from '../ledger-metrics.js';
 import type { Pricing } from '../price-history.js';
 import { PriceBook, type PriceQuote } from '../pricebook.js';
 import { ProviderError, estimateTokens, type FailureKind, type SimCall, type SimulatedProvider } from '../provider.js';
-import { actor, bind, type RouteBinding } from '../routing.js';
+import { actor, bind, queryOf, type RouteBinding } from '../routing.js';
 import * as sc from '../semconv.js';
 import { newId, type Awaitable, type Db, type Prepare } from '../store.js';
 import type { AgentStore } from './agents.js';
@@ -437,10 +437,8 @@ export class Runs {
         return { status: 200, body: await this.testProvider(project, input.model, input.fail, actor(ctx)) };
       }),
       bind(ops.listRuns, async (ctx) => {
-        const q = ctx.url.searchParams;
-        const limit = intParam(q.get('limit'), 50, 1, 500, 'limit');
-        const offset = intParam(q.get('offset'), 0, 0, 1_000_000_000, 'offset');
-        const rows = await this.store.list({ project: await tenancy.optional(ctx), agent_name: q.get('agent_name') ?? undefined, status: q.get('status') ?? undefined, limit, offset });
+        const { limit, offset, agent_name, status } = queryOf(ops.listRuns, ctx);
+        const rows = await this.store.list({ project: await tenancy.optional(ctx), agent_name, status, limit, offset });
         return { status: 200, body: { items: rows.slice(0, limit).map(runJson), has_more: rows.length > limit } };
       }),
     ];
