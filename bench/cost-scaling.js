@@ -93,9 +93,11 @@ await main('cost-scaling', async () => {
       if (r.code !== 0) throw new Error(`cost failed (${r.code}): ${r.stderr.slice(-400)}`);
       e2e.push(round(r.ms / 1000, 3));
     }
-    // Exact at every size: `cost` row for row as `cost --raw`.
+    // Exact at every size: `cost` row for row as `cost --raw`, over one window (the same `--to`:
+    // windows ending at each run's own "now" can differ by a head sample, see cost-report.js).
+    const to = new Date().toISOString();
     const run = (extra) => {
-      const r = timeCommand(process.execPath, [BIN, 'cost', '--by', 'project', '--since', '30d', '--vm-url', vm, '--json', ...extra], { timeoutMs: 300_000 });
+      const r = timeCommand(process.execPath, [BIN, 'cost', '--by', 'project', '--since', '30d', '--to', to, '--vm-url', vm, '--json', ...extra], { timeoutMs: 300_000 });
       if (r.code !== 0) throw new Error(`cost ${extra.join(' ')} failed (${r.code}): ${r.stderr.slice(-400)}`);
       return { s: round(r.ms / 1000, 3), report: JSON.parse(r.stdout) };
     };
