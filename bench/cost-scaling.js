@@ -51,6 +51,7 @@ await main('cost-scaling', async () => {
   if (SIZES.length === 0) throw new Error('BENCH_SCALING_PROJECTS lists no size (e.g. 100,1000,10000)');
   const { getEntry, renderExpr } = await dist('src/queries/index.js');
   const { queryRecorded } = await dist('src/report/cost-recorded.js');
+  const { rangeOf, resolveWindow } = await dist('src/report/cost.js');
   const { VictoriaMetricsClient } = await dist('src/clients/victoria-metrics.js');
   const entry = getEntry('cost.by_project');
   const rows = [];
@@ -82,12 +83,13 @@ await main('cost-scaling', async () => {
     const e2e = [];
     for (let i = 0; i < REPEATS; i++) {
       const to = new Date();
-      const window = { from: new Date(to.getTime() - DAYS * 86_400_000), to };
+      // As `cost --since 30d` asks it: the window starts on the whole hour.
+      const window = resolveWindow({ since: `${DAYS}d`, now: to, hourAligned: true });
       const t = performance.now();
       const fast = await queryRecorded(client, [entry], window, undefined);
       q.push(round(performance.now() - t, 1));
       if (!fast) throw new Error(`${projects} projects: the recorded hours did not cover the window`);
-      const { ms } = await vmQuery(vm, renderExpr(entry, { range: `${DAYS * 86_400}s` }), to.getTime() / 1000);
+      const { ms } = await vmQuery(vm, renderExpr(entry, { range: rangeOf(window) }), to.getTime() / 1000);
       qRaw.push(round(ms, 1));
       const r = timeCommand(process.execPath, [BIN, 'cost', '--by', 'project', '--since', '30d', '--vm-url', vm, '--json'], { timeoutMs: 300_000 });
       if (r.code !== 0) throw new Error(`cost failed (${r.code}): ${r.stderr.slice(-400)}`);

@@ -14,6 +14,19 @@ describe('cost window', () => {
     expect(resolveWindow({ from: '2026-11-01T00:00:00Z', to: '1796083200', now })).toEqual({ from: new Date('2026-11-01T00:00:00Z'), to: new Date('2026-12-01T00:00:00Z') });
   });
 
+  it('hour-aligns a --since of a day or more when asked (the cost reports), never --from', () => {
+    const at = new Date('2026-11-26T12:34:56.789Z');
+    expect(resolveWindow({ since: '30d', now: at, hourAligned: true })).toEqual({ from: new Date('2026-10-27T12:00:00Z'), to: at });
+    expect(resolveWindow({ now: at, hourAligned: true })).toEqual({ from: new Date('2026-11-25T12:00:00Z'), to: at });
+    expect(resolveWindow({ since: '30d', to: '2026-11-26T12:00:00Z', now: at, hourAligned: true })).toEqual({ from: new Date('2026-10-27T12:00:00Z'), to: new Date('2026-11-26T12:00:00Z') });
+    // Under a day, without the option, or with --from: exactly as asked.
+    expect(resolveWindow({ since: '23h', now: at, hourAligned: true })).toEqual({ from: new Date('2026-11-25T13:34:56.789Z'), to: at });
+    expect(resolveWindow({ since: '30d', now: at })).toEqual({ from: new Date('2026-10-27T12:34:56.789Z'), to: at });
+    expect(resolveWindow({ from: '2026-11-01T00:30:00Z', now: at, hourAligned: true })).toEqual({ from: new Date('2026-11-01T00:30:00Z'), to: at });
+    // The aligned window is whole hours + the part of the newest hour; its range is exact to the millisecond.
+    expect(rangeOf(resolveWindow({ since: '1d', now: at, hourAligned: true }))).toBe(`${(24 * 3600 + 34 * 60 + 56) * 1000 + 789}ms`);
+  });
+
   it('rejects inverted, empty, combined and unparseable windows as user errors', () => {
     expect(() => resolveWindow({ from: '2026-11-26T13:00:00Z', to: '2026-11-26T12:00:00Z', now })).toThrow(/inverted/);
     expect(() => resolveWindow({ from: '2026-11-26T12:00:00Z', to: '2026-11-26T12:00:00Z', now })).toThrow(/inverted/);
@@ -22,9 +35,9 @@ describe('cost window', () => {
     expect(() => resolveWindow({ since: '5 minutes', now })).toThrow(UserError);
   });
 
-  it('turns the window into whole seconds, rounding up', () => {
+  it('turns the window into a MetricsQL duration that starts exactly at from', () => {
     expect(rangeOf({ from: new Date(0), to: new Date(3_600_000) })).toBe('3600s');
-    expect(rangeOf({ from: new Date(0), to: new Date(1500) })).toBe('2s');
+    expect(rangeOf({ from: new Date(0), to: new Date(1500) })).toBe('1500ms');
   });
 });
 

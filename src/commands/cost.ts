@@ -17,7 +17,7 @@ export default class Cost extends BaseCommand<typeof Cost> {
   ];
   static override flags = {
     by: Flags.string({ description: 'Group spend by', options: COST_BY, default: 'project', env: 'SAGEWAI_OBS_COST_BY' }),
-    since: Flags.string({ description: 'Window ending at --to (or now): 30m, 24h, 7d [default: 24h]', env: 'SAGEWAI_OBS_SINCE' }),
+    since: Flags.string({ description: 'Window ending at --to (or now): 30m, 24h, 7d [default: 24h]. A day or more starts on the whole UTC hour at or before that (read from the hourly totals, no partial hour at the start)', env: 'SAGEWAI_OBS_SINCE' }),
     from: Flags.string({ description: 'Window start (ISO time or unix seconds)', env: 'SAGEWAI_OBS_FROM' }),
     to: Flags.string({ description: 'Window end (ISO time or unix seconds) [default: now]', env: 'SAGEWAI_OBS_TO' }),
     raw: Flags.boolean({ description: 'Read only the raw counters. By default whole hours of a long window come from the hourly recording rules when vmalert recorded every one of them (same numbers, far fewer samples); --json says which hours under "recorded"', default: false }),
@@ -28,7 +28,7 @@ export default class Cost extends BaseCommand<typeof Cost> {
 
   public async run(): Promise<unknown> {
     const f = this.flags;
-    const window = resolveWindow({ since: f.since, from: f.from, to: f.to });
+    const window = resolveWindow({ since: f.since, from: f.from, to: f.to, hourAligned: true });
     const endpoints = resolveEndpoints(f);
     const vm = new VictoriaMetricsClient(endpoints.vmUrl);
     const report = await buildCostReport(vm, { by: f.by as CostDimension, window, project: f.project, recorded: !f.raw });

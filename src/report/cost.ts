@@ -53,8 +53,21 @@ export interface TimeWindow {
 
 export const COST_BY = Object.keys(COST_DIMENSIONS) as CostDimension[];
 
-/** --since or --from/--to → a checked window. */
-export function resolveWindow(opts: { since?: string | undefined; from?: string | undefined; to?: string | undefined; now?: Date }, defaultSince = '24h'): TimeWindow {
+const HOUR_MS = 3_600_000;
+/** A `--since` window this long or longer starts on a whole hour when the caller asks for it (the cost reports). */
+export const HOUR_ALIGNED_SINCE_MS = 86_400_000;
+
+/**
+ * --since or --from/--to → a checked window. With `hourAligned` (the cost reports), a `--since` of
+ * a day or more starts on the whole UTC hour at or before `to − since`: such a window is read from
+ * the hourly recording rules with no raw edge at its start (an edge there has to decode every raw
+ * series' old blocks, most of a long report's time), and it still covers at least what was asked.
+ * `--from` is always taken as given.
+ */
+export function resolveWindow(
+  opts: { since?: string | undefined; from?: string | undefined; to?: string | undefined; now?: Date; hourAligned?: boolean },
+  defaultSince = '24h',
+): TimeWindow {
   const now = opts.now ?? new Date();
   const parseTime = (flag: string, raw: string): Date => {
     const d = /^\d+$/.test(raw) ? new Date(Number(raw) * 1000) : new Date(raw);
@@ -63,16 +76,20 @@ export function resolveWindow(opts: { since?: string | undefined; from?: string 
   };
   if (opts.since !== undefined && opts.from !== undefined) throw new UserError('--since and --from cannot be combined', 'use either --since 24h or --from … [--to …]');
   const to = opts.to !== undefined ? parseTime('to', opts.to) : now;
-  const from = opts.from !== undefined ? parseTime('from', opts.from) : new Date(to.getTime() - parseDuration(opts.since ?? defaultSince));
+  let from = opts.from !== undefined ? parseTime('from', opts.from) : new Date(to.getTime() - parseDuration(opts.since ?? defaultSince));
+  if (opts.from === undefined && opts.hourAligned === true && to.getTime() - from.getTime() >= HOUR_ALIGNED_SINCE_MS) {
+    from = new Date(Math.floor(from.getTime() / HOUR_MS) * HOUR_MS);
+  }
   if (from.getTime() >= to.getTime()) {
     throw new UserError(`the time range is empty or inverted: from ${from.toISOString()} is not before to ${to.toISOString()}`, 'put --from before --to, or use --since with a positive duration');
   }
   return { from, to };
 }
 
-/** The window as a MetricsQL duration, whole seconds rounded up so nothing at the start is cut. */
+/** The window as a MetricsQL duration: whole seconds when it is, else milliseconds (MetricsQL takes both), so the range starts exactly at `from`. */
 export function rangeOf(w: TimeWindow): string {
-  return `${Math.max(1, Math.ceil((w.to.getTime() - w.from.getTime()) / 1000))}s`;
+  const ms = w.to.getTime() - w.from.getTime();
+  return ms > 0 && ms % 1000 !== 0 ? `${ms}ms` : `${Math.max(1, ms / 1000)}s`;
 }
 
 const nano = (v: number): number => Math.round(v * 1e9) / 1e9;
@@ -114,8 +131,8 @@ export async function buildCostReport(vm: VictoriaMetricsClient, opts: CostRepor
     else if (type === 'reasoning') r.reasoning_tokens += n;
   };
 
-  // The raw queries' window: whole seconds ending at `to` (rangeOf), the recorded path splits the same one.
-  const window = { from: new Date(opts.window.to.getTime() - Number(render.range.slice(0, -1)) * 1000), to: opts.window.to };
+  // The raw queries read exactly the window (rangeOf); the recorded path splits the same one.
+  const window = { from: opts.window.from, to: opts.window.to };
   const key = opts.by.replace('-', '_');
   const entries = opts.by === 'token-type' ? [getEntry('cost.by_token_type'), getEntry('tokens.by_token_type'), getEntry('tokens.unpriced_by_token_type')] : [getEntry(`cost.by_${key}`), getEntry(`tokens.by_${key}`), getEntry(`calls.by_${key}`)];
   const fast = opts.recorded !== false ? await queryRecorded(vm, entries, window, opts.project) : null;

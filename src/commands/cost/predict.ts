@@ -28,7 +28,7 @@ export default class CostPredict extends BaseCommand<typeof CostPredict> {
   public async run(): Promise<unknown> {
     const f = this.flags;
     if (f['as-model'] === undefined && f['price-book'] === undefined) throw new UserError('say what to compare with: --as-model or --price-book (or both)', ['sagewai-obs cost predict --as-model gpt-4o-mini', 'sagewai-obs cost predict --price-book ./prices.json']);
-    const window = resolveWindow({ since: f.since, from: f.from, to: f.to });
+    const window = resolveWindow({ since: f.since, from: f.from, to: f.to, hourAligned: true });
     const book = f['price-book'] !== undefined ? loadPriceBookFile(f['price-book']) : PriceBook.load();
     const vm = new VictoriaMetricsClient(resolveEndpoints(f).vmUrl);
     const result = await predictCost(vm, { window, project: f.project, asModel: f['as-model'], book, bookFile: f['price-book'] });

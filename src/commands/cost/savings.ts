@@ -20,7 +20,7 @@ export default class CostSavings extends BaseCommand<typeof CostSavings> {
 
   public async run(): Promise<unknown> {
     const f = this.flags;
-    const window = resolveWindow({ since: f.since, from: f.from, to: f.to });
+    const window = resolveWindow({ since: f.since, from: f.from, to: f.to, hourAligned: true });
     const vm = new VictoriaMetricsClient(resolveEndpoints(f).vmUrl);
     const result = await cacheSavings(vm, { window, project: f.project, book: PriceBook.load() });
     if (!this.jsonEnabled()) this.printLine(savingsTable(result, colorEnabled()));
