@@ -91,8 +91,14 @@ describe('docker-compose.cluster.yml', () => {
     expect(svc('grafana').environment?.GF_SECURITY_ADMIN_PASSWORD).toMatch(/^\$\{SAGEWAI_OBS_GRAFANA_ADMIN_PASSWORD:\?/);
   });
 
-  it("scrapes with the single-node file's job names, so the catalog and doctor see the same jobs", () => {
-    const jobs = (file: string) => ((parse(fs.readFileSync(path.join(root, file), 'utf8')) as { scrape_configs: { job_name: string }[] }).scrape_configs.map((j) => j.job_name));
+  it("scrapes with the single-node file's job names and intervals, so the catalog and doctor see the same jobs as fresh", () => {
+    type Scrape = { global: { scrape_interval: string }; scrape_configs: { job_name: string; scrape_interval?: string }[] };
+    const jobs = (file: string) => {
+      const c = parse(fs.readFileSync(path.join(root, file), 'utf8')) as Scrape;
+      return c.scrape_configs.map((j) => [j.job_name, j.scrape_interval ?? c.global.scrape_interval]);
+    };
     expect(jobs('assets/cluster/scrape.yaml')).toEqual(jobs('assets/victoria-metrics/scrape.yaml'));
+    // The business series every second (docs/stack.md → Freshness), the rest every 2 s.
+    expect(jobs('assets/victoria-metrics/scrape.yaml')).toEqual([['otel-collector', '1s'], ['otelcol-internal', '2s'], ['victoria-metrics', '2s']]);
   });
 });

@@ -7,7 +7,7 @@ export interface RenderOptions {
   project?: string | undefined;
   /** The `$__range` window, e.g. `3600s`. */
   range: string;
-  /** The `$__rate_interval` window; default `1m` (many 2 s scrapes, tolerant of a missed one). */
+  /** The `$__rate_interval` window; default `1m` (many 1–2 s scrapes, tolerant of a missed one). */
   rateInterval?: string | undefined;
 }
 

@@ -5,8 +5,8 @@ import { getEntry, renderExpr, type CatalogEntry } from '../queries/index.js';
 /**
  * The long-range fast path of `cost`: whole clock hours come from the hourly recording rules
  * (src/queries/alerts.ts), the partial hours at both ends from the raw counters, so the total is
- * the same exact increase as the catalog query over the whole window, with ~1/1800 of the samples
- * at the stack's 2 s scrape interval.
+ * the same exact increase as the catalog query over the whole window, with ~1/3600 of the samples
+ * at the stack's 1 s scrape interval.
  *
  * vmalert truncates each evaluation's time to the group interval, so the sample it records at
  * hour H is the catalog expression over (H − 1h, H]. Increases over adjacent windows add up to the
