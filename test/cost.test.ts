@@ -16,8 +16,9 @@ describe('cost window', () => {
 
   it('hour-aligns a --since of a day or more when asked (the cost reports), never --from', () => {
     const at = new Date('2026-11-26T12:34:56.789Z');
-    expect(resolveWindow({ since: '30d', now: at, hourAligned: true })).toEqual({ from: new Date('2026-10-27T12:00:00Z'), to: at });
-    expect(resolveWindow({ now: at, hourAligned: true })).toEqual({ from: new Date('2026-11-25T12:00:00Z'), to: at });
+    expect(resolveWindow({ since: '30d', now: at, hourAligned: true })).toEqual({ from: new Date('2026-10-27T12:00:00Z'), to: at, requestedFrom: new Date('2026-10-27T12:34:56.789Z') });
+    expect(resolveWindow({ now: at, hourAligned: true })).toEqual({ from: new Date('2026-11-25T12:00:00Z'), to: at, requestedFrom: new Date('2026-11-25T12:34:56.789Z') });
+    // Already on the hour: nothing moved, nothing to report.
     expect(resolveWindow({ since: '30d', to: '2026-11-26T12:00:00Z', now: at, hourAligned: true })).toEqual({ from: new Date('2026-10-27T12:00:00Z'), to: new Date('2026-11-26T12:00:00Z') });
     // Under a day, without the option, or with --from: exactly as asked.
     expect(resolveWindow({ since: '23h', now: at, hourAligned: true })).toEqual({ from: new Date('2026-11-25T13:34:56.789Z'), to: at });
@@ -109,6 +110,13 @@ describe('cost table', () => {
     expect(text).toContain('not counted as $0');
     // No colour codes when colour is off.
     expect(text).not.toContain('\u001b[');
+  });
+
+  it('says when --since was moved to the whole hour, and only then', () => {
+    expect(costTable(report, false)).not.toContain('whole hour');
+    const text = costTable({ ...report, from: '2026-10-27T12:00:00.000Z', requested_from: '2026-10-27T12:34:56.789Z' }, false);
+    expect(text).toContain('2026-10-27T12:00:00.000Z →');
+    expect(text).toContain('The window starts on the whole hour at or before 2026-10-27T12:34:56.789Z');
   });
 
   it('colours the header when colour is on, through chalk', () => {

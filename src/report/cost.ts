@@ -42,6 +42,8 @@ export interface CostReport {
   queries: string[];
   /** The whole hours summed from the hourly recording rules (the rest from the raw counters), or null when every number came from the raw counters. */
   recorded: RecordedSpan | null;
+  /** Only when `--since` was moved to the whole hour (a day or more): the start it asked for; `from` is the whole hour at or before it. */
+  requested_from?: string;
   rows: CostRow[];
   total: Omit<CostRow, 'group' | 'labels' | 'share'>;
 }
@@ -49,6 +51,8 @@ export interface CostReport {
 export interface TimeWindow {
   from: Date;
   to: Date;
+  /** Set when `from` was moved back to the whole hour (resolveWindow's `hourAligned`): the start `--since` asked for. */
+  requestedFrom?: Date;
 }
 
 export const COST_BY = Object.keys(COST_DIMENSIONS) as CostDimension[];
@@ -76,12 +80,12 @@ export function resolveWindow(
   };
   if (opts.since !== undefined && opts.from !== undefined) throw new UserError('--since and --from cannot be combined', 'use either --since 24h or --from … [--to …]');
   const to = opts.to !== undefined ? parseTime('to', opts.to) : now;
-  let from = opts.from !== undefined ? parseTime('from', opts.from) : new Date(to.getTime() - parseDuration(opts.since ?? defaultSince));
-  if (opts.from === undefined && opts.hourAligned === true && to.getTime() - from.getTime() >= HOUR_ALIGNED_SINCE_MS) {
-    from = new Date(Math.floor(from.getTime() / HOUR_MS) * HOUR_MS);
-  }
+  const from = opts.from !== undefined ? parseTime('from', opts.from) : new Date(to.getTime() - parseDuration(opts.since ?? defaultSince));
   if (from.getTime() >= to.getTime()) {
     throw new UserError(`the time range is empty or inverted: from ${from.toISOString()} is not before to ${to.toISOString()}`, 'put --from before --to, or use --since with a positive duration');
+  }
+  if (opts.from === undefined && opts.hourAligned === true && to.getTime() - from.getTime() >= HOUR_ALIGNED_SINCE_MS && from.getTime() % HOUR_MS !== 0) {
+    return { from: new Date(Math.floor(from.getTime() / HOUR_MS) * HOUR_MS), to, requestedFrom: from };
   }
   return { from, to };
 }
@@ -195,6 +199,7 @@ export async function buildCostReport(vm: VictoriaMetricsClient, opts: CostRepor
     source: vm.baseUrl,
     queries,
     recorded,
+    ...(opts.window.requestedFrom ? { requested_from: opts.window.requestedFrom.toISOString() } : {}),
     rows: list,
     total,
   };
