@@ -84,7 +84,6 @@ export function clientIp(req: IncomingMessage): string {
   return req.socket.remoteAddress ?? 'unknown';
 }
 
-/** A whole-number query parameter within [min, max]; 400 invalid_query otherwise. */
 /** An ISO-8601 time or epoch seconds (milliseconds when longer than 10 digits); 400 invalid_query otherwise. */
 export function timeParam(raw: string | null, dflt: number, name: string): number {
   if (raw === null || raw === '') return dflt;

@@ -59,7 +59,7 @@ export const COST_BY = Object.keys(COST_DIMENSIONS) as CostDimension[];
 
 const HOUR_MS = 3_600_000;
 /** A `--since` window this long or longer starts on a whole hour when the caller asks for it (the cost reports). */
-export const HOUR_ALIGNED_SINCE_MS = 86_400_000;
+const HOUR_ALIGNED_SINCE_MS = 86_400_000;
 
 /**
  * --since or --from/--to → a checked window. With `hourAligned` (the cost reports), a `--since` of
@@ -135,11 +135,10 @@ export async function buildCostReport(vm: VictoriaMetricsClient, opts: CostRepor
     else if (type === 'reasoning') r.reasoning_tokens += n;
   };
 
-  // The raw queries read exactly the window (rangeOf); the recorded path splits the same one.
-  const window = { from: opts.window.from, to: opts.window.to };
   const key = opts.by.replace('-', '_');
   const entries = opts.by === 'token-type' ? [getEntry('cost.by_token_type'), getEntry('tokens.by_token_type'), getEntry('tokens.unpriced_by_token_type')] : [getEntry(`cost.by_${key}`), getEntry(`tokens.by_${key}`), getEntry(`calls.by_${key}`)];
-  const fast = opts.recorded !== false ? await queryRecorded(vm, entries, window, opts.project) : null;
+  // The raw queries read exactly the window (rangeOf); the recorded path splits the same one.
+  const fast = opts.recorded !== false ? await queryRecorded(vm, entries, opts.window, opts.project) : null;
   const results = fast?.results ?? (await Promise.all(entries.map((e) => vm.query(renderExpr(e, render), at))));
   const recorded: RecordedSpan | null = fast?.span ?? null;
 
