@@ -111,3 +111,9 @@ export async function checkCostSeries(vm, want) {
   const have = Number(count.result[0]?.value?.[1]);
   if (have !== want) throw new Error(`VictoriaMetrics holds ${have} cost series, expected ${want}`);
 }
+
+/** Two `cost --json` reports give the same rows: every group's cost to the nano-dollar and every count. */
+export function sameRows(a, b) {
+  const key = (rep) => JSON.stringify(rep.rows.map((r) => [r.group, Math.round(r.cost_usd * 1e9), r.input_tokens, r.output_tokens, r.cached_input_tokens, r.calls]));
+  return key(a) === key(b);
+}

@@ -16,7 +16,7 @@
  * and the raw catalog query.
  */
 import { BIN, dist, figure, log, main, median, round, startStack, timeCommand, vmQuery } from './lib.js';
-import { checkCostSeries, costData, importLines } from './cost-data.js';
+import { checkCostSeries, costData, importLines, sameRows } from './cost-data.js';
 
 const PROJECTS = Number(process.env.BENCH_COST_PROJECTS ?? 1000);
 const MODELS = 20;
@@ -47,8 +47,8 @@ await main('cost-report', async () => {
   // ending at their own "now" read windows a second or so apart, and a head sample (every 4 min)
   // falling between their starts made them differ by its increment (one full run's $1.959582 was
   // exactly that), which is the bench's doing, not a difference between the two paths.
-  const cli = (extra, to) => {
-    const r = timeCommand(process.execPath, [BIN, 'cost', '--by', 'project', '--to', to, '--vm-url', vm, '--json', ...(extra.includes('--from') ? [] : ['--since', '30d']), ...extra], { timeoutMs: 120_000 });
+  const cli = (args) => {
+    const r = timeCommand(process.execPath, [BIN, 'cost', '--by', 'project', '--vm-url', vm, '--json', ...args], { timeoutMs: 120_000 });
     if (r.code !== 0) throw new Error(`cost failed (${r.code}): ${r.stderr.slice(-400)}`);
     const report = JSON.parse(r.stdout);
     if (report.rows.length !== PROJECTS) throw new Error(`cost --by project gave ${report.rows.length} rows, expected ${PROJECTS}`);
@@ -64,17 +64,16 @@ await main('cost-report', async () => {
   for (let i = 0; i < REPEATS; i++) {
     const toDate = new Date();
     const to = toDate.toISOString();
-    const fast = cli([], to);
-    const raw = cli(['--raw'], to);
-    const exact = cli(['--from', new Date(toDate.getTime() - DAYS * 86_400_000).toISOString()], to);
+    const fast = cli(['--since', '30d', '--to', to]);
+    const raw = cli(['--since', '30d', '--to', to, '--raw']);
+    const exact = cli(['--from', new Date(toDate.getTime() - DAYS * 86_400_000).toISOString(), '--to', to]);
     if (!fast.report.recorded || !exact.report.recorded) throw new Error('cost did not use the recorded hours');
     if (new Date(fast.report.from).getTime() % HOUR_MS !== 0) throw new Error(`cost --since 30d started at ${fast.report.from}, not on a whole hour`);
     e2e.push(fast.s);
     e2eRaw.push(raw.s);
     e2eExact.push(exact.s);
     // Exact: every project's cost, to the nano-dollar, and every count, as the raw path gives them
-    const key = (rep) => JSON.stringify(rep.rows.map((r) => [r.group, Math.round(r.cost_usd * 1e9), r.input_tokens, r.output_tokens, r.cached_input_tokens, r.calls]));
-    if (key(fast.report) !== key(raw.report)) mismatch = `fast ${fast.report.total.cost_usd} vs raw ${raw.report.total.cost_usd}`;
+    if (!sameRows(fast.report, raw.report)) mismatch = `fast ${fast.report.total.cost_usd} vs raw ${raw.report.total.cost_usd}`;
   }
   if (mismatch) throw new Error(`recorded path differs from the raw counters: ${mismatch}`);
 
@@ -92,6 +91,8 @@ await main('cost-report', async () => {
     for (const x of samples) m.set(x.metric.sagewai_project_id, (m.get(x.metric.sagewai_project_id) ?? 0) + x.value);
     return m;
   };
+  // Does the raw query's answer differ from the recorded path's per-project sums, to the nano-dollar?
+  const differs = (rawResult, recorded) => rawResult.some((r) => Math.round(Number(r.value[1]) * 1e9) !== Math.round(recorded.get(r.metric.sagewai_project_id) * 1e9));
   for (let i = 0; i < REPEATS; i++) {
     const to = new Date();
     const window = resolveWindow({ since: `${DAYS}d`, now: to, hourAligned: true });
@@ -107,12 +108,12 @@ await main('cost-report', async () => {
     const a = perProject(now.results[0]);
     const { ms, result: rawResult } = await vmQuery(vm, renderExpr(entry, { range: rangeOf(window) }), to.getTime() / 1000);
     if (a.size !== PROJECTS || rawResult.length !== PROJECTS) throw new Error(`cost.by_project returned ${a.size} / ${rawResult.length} projects`);
-    if (rawResult.some((r) => Math.round(Number(r.value[1]) * 1e9) !== Math.round(a.get(r.metric.sagewai_project_id) * 1e9))) throw new Error('cost.by_project differs between the recorded hours and the raw counters');
+    if (differs(rawResult, a)) throw new Error('cost.by_project differs between the recorded hours and the raw counters');
     qRaw.push(round(ms, 1));
     // The exact window is checked too: its recorded hours + both edges against its own raw query (not timed).
     const b = perProject(before.results[0]);
     const { result: rawExact } = await vmQuery(vm, renderExpr(entry, { range: rangeOf(exact) }), to.getTime() / 1000);
-    if (rawExact.some((r) => Math.round(Number(r.value[1]) * 1e9) !== Math.round(b.get(r.metric.sagewai_project_id) * 1e9))) throw new Error('cost.by_project over the exact window differs between the recorded path and the raw counters');
+    if (differs(rawExact, b)) throw new Error('cost.by_project over the exact window differs between the recorded path and the raw counters');
   }
   const how = `${PROJECTS} projects × ${MODELS} models, ${series} series (cost, 3 token types, calls) × ${points} points (every ${STEP_MIN} min over ${DAYS} d, every 4 min in the first and last 3 h of the data) = ${(samples / 1e6).toFixed(1)} M samples via VictoriaMetrics /api/v1/import in ${ingestSeconds} s; with the hourly recording rules' series for the same hours (${data.stats.recordedSeries} series, ${(recordedSamples / 1e6).toFixed(1)} M samples, imported alongside with the values vmalert records: src/report/cost-backfill.ts); ${REPEATS} repeats each, alternating with the raw path`;
   return [

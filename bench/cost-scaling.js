@@ -20,7 +20,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BIN, dist, figure, log, main, median, round, startStack, timeCommand, vmQuery } from './lib.js';
-import { COUNTERS, checkCostSeries, costData, importLines } from './cost-data.js';
+import { COUNTERS, checkCostSeries, costData, importLines, sameRows } from './cost-data.js';
 
 const SIZES = (process.env.BENCH_SCALING_PROJECTS ?? '100,1000,10000').split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n > 0);
 const REPEATS = Number(process.env.BENCH_SCALING_REPEATS ?? 3);
@@ -105,10 +105,9 @@ await main('cost-scaling', async () => {
     };
     const fast = run([]);
     const raw = run(['--raw']);
-    const key = (rep) => JSON.stringify(rep.rows.map((x) => [x.group, Math.round(x.cost_usd * 1e9), x.input_tokens, x.output_tokens, x.cached_input_tokens, x.calls]));
     if (!fast.report.recorded) throw new Error(`${projects} projects: cost did not use the recorded hours`);
     if (fast.report.rows.length !== projects) throw new Error(`${projects} projects: cost gave ${fast.report.rows.length} rows`);
-    if (key(fast.report) !== key(raw.report)) throw new Error(`${projects} projects: cost differs from cost --raw (${fast.report.total.cost_usd} vs ${raw.report.total.cost_usd})`);
+    if (!sameRows(fast.report, raw.report)) throw new Error(`${projects} projects: cost differs from cost --raw (${fast.report.total.cost_usd} vs ${raw.report.total.cost_usd})`);
 
     const mem = memory(vmPid);
     const disk = diskBytes(dataDir);

@@ -7,10 +7,9 @@
 const MODELS = ['claude-haiku-4-5', 'claude-sonnet-4-6', 'gpt-4o-mini', 'gpt-4.1'];
 
 export function hudWorld({ tenants: tenantCount, perTenant, workers: workerCount, now }) {
-  const models = MODELS;
   const tenants = Array.from({ length: tenantCount }, (_, i) => `tenant-${String(i).padStart(2, '0')}`);
   const t = (i) => tenants[i % tenantCount];
-  const agents = tenants.flatMap((p, ti) => Array.from({ length: perTenant }, (_, a) => ({ project: p, name: `agent-${a}`, model: models[(ti + a) % models.length] })));
+  const agents = tenants.flatMap((p, ti) => Array.from({ length: perTenant }, (_, a) => ({ project: p, name: `agent-${a}`, model: MODELS[(ti + a) % MODELS.length] })));
   const workers = Array.from({ length: workerCount }, (_, i) => ({ worker_id: `w-${i}`, name: `worker-${i}`, project: t(i), pool: `pool-${i % 3}`, state: i % 7 === 0 ? 'busy' : i % 23 === 0 ? 'lost' : 'online', last_heartbeat_at: now.toISOString() }));
   const pools = new Map();
   for (const w of workers) {
@@ -28,7 +27,7 @@ export function hudWorld({ tenants: tenantCount, perTenant, workers: workerCount
     costByProject: tenants.map((p, i) => ({ project: p, costUsd: 100 + i * 7.5 })),
     callsByAgent: agents.flatMap((a, i) => [
       { project: a.project, agent: a.name, model: a.model, callsPerSec: (i % 13) / 10 },
-      { project: a.project, agent: a.name, model: models[(i + 1) % models.length], callsPerSec: (i % 5) / 20 },
+      { project: a.project, agent: a.name, model: MODELS[(i + 1) % MODELS.length], callsPerSec: (i % 5) / 20 },
     ]),
     costRateByAgent: agents.map((a, i) => ({ project: a.project, agent: a.name, usdPerHour: (i % 17) / 3 })),
     spendRateSeries: tenants.map((p, i) => ({ project: p, points: Array.from({ length: 30 }, (_, k) => 5 + Math.sin(k / 3 + i) * 4) })),
@@ -40,7 +39,7 @@ export function hudWorld({ tenants: tenantCount, perTenant, workers: workerCount
   const live = {
     generated_at: now.toISOString(),
     agents,
-    runs_in_flight: Array.from({ length: 60 }, (_, i) => ({ run_id: `run-${i}`, project: t(i), agent: `agent-${i}`, model: models[i % 4], started_at: now.toISOString(), elapsed_ms: 500 + i * 137, cost_usd: 0.001 * i })),
+    runs_in_flight: Array.from({ length: 60 }, (_, i) => ({ run_id: `run-${i}`, project: t(i), agent: `agent-${i}`, model: MODELS[i % 4], started_at: now.toISOString(), elapsed_ms: 500 + i * 137, cost_usd: 0.001 * i })),
     tasks_in_flight: Array.from({ length: 40 }, (_, i) => ({ task_id: `task-${i}`, project: t(i), pool: `pool-${i % 3}`, worker_id: `w-${i}`, state: 'claimed', elapsed_ms: 300 + i * 91 })),
     workers,
   };
