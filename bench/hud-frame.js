@@ -12,17 +12,25 @@
  *   - once: `renderFrameToString` builds a new Ink tree per frame, as `hud --once` does.
  * Both must print the same text. A frame's time is assemble + render. Modes alternate per repeat;
  * 5 repeats of 40 frames each after 10 warm-up frames; each repeat's figure is its median frame.
+ *
+ * The frames are drawn in a child Node started with the flags `sagewai-obs hud` runs with
+ * (bin/node-flags.js: a larger V8 young generation), and, for comparison in the same run, in a
+ * child with V8's defaults (a figure with no target); the two children alternate, 2 each.
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { COMMAND_NODE_FLAGS } from '../bin/node-flags.js';
 import { hudWorld } from './hud-world.js';
-import { figure, main, median, round } from './lib.js';
+import { figure, log, main, median, round } from './lib.js';
 
 const TENANTS = 20;
 const AGENTS_PER_TENANT = 50;
 const WORKERS = 100;
-const REPEATS = 5;
+/** Repeats per child; 2 children per configuration. */
+const REPEATS = 3;
 const FRAMES = 40;
 
-await main('hud-frame', async () => {
+async function measure() {
   // As `sagewai-obs hud` does before it loads the UI (src/commands/hud.ts): React's production build.
   process.env.NODE_ENV ??= 'production';
   const { assembleModel } = await import('../dist/src/hud/assemble.js');
@@ -55,29 +63,69 @@ await main('hud-frame', async () => {
     }
   }
   liveRenderer.unmount();
-  const how = `${TENANTS} tenants × ${AGENTS_PER_TENANT} agents, ${WORKERS} workers, 60 runs + 40 tasks in flight, 50 events; assembleModel + Ink 120×40, NODE_ENV=${process.env.NODE_ENV} as in the hud command; ${REPEATS} repeats × ${FRAMES} frames per mode after 10 warm-up frames, modes alternating, in-process; both modes print the same text`;
-  const m = modes.live;
-  const o = modes.once;
-  return [
-    figure({
-      id: 'hud-frame',
-      title: 'HUD frame, 1,000 agents + 100 workers (live redraw)',
-      unit: 'ms',
-      values: m.perRepeat,
-      target: { op: '<=', value: 8 },
-      measured: `assemble ${median(m.assemble)} ms + render ${median(m.render)} ms per frame (median of repeats), one Ink instance kept across frames as in the interactive HUD`,
-      how,
-      extra: { assembleMs: m.assemble, renderMs: m.render },
-    }),
-    figure({
-      id: 'hud-frame-once',
-      title: 'HUD frame, same data, one-shot (`hud --once`, new Ink tree)',
-      unit: 'ms',
-      values: o.perRepeat,
-      target: { op: '<=', value: 16 },
-      measured: `assemble ${median(o.assemble)} ms + render ${median(o.render)} ms per frame (median of repeats), a new Ink tree per frame`,
-      how,
-      extra: { assembleMs: o.assemble, renderMs: o.render },
-    }),
-  ];
-});
+  return { ...modes, rssMB: Math.round(process.memoryUsage().rss / 1e6) };
+}
+
+const HUD_FLAGS = COMMAND_NODE_FLAGS.hud;
+
+/** One child process drawing frames: with the HUD's Node flags, or with V8's defaults. */
+function child(flags) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [...flags, fileURLToPath(import.meta.url)], { env: { ...process.env, BENCH_HUD_FRAME_CHILD: '1' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d.toString()));
+    p.on('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('HUD_FRAMES '));
+      if (code === 0 && line) resolve(JSON.parse(line.slice('HUD_FRAMES '.length)));
+      else reject(new Error(`the frame child (${flags.join(' ') || 'V8 defaults'}) exited ${code} without its figures`));
+    });
+  });
+}
+
+if (process.env.BENCH_HUD_FRAME_CHILD === '1') {
+  process.stdout.write(`HUD_FRAMES ${JSON.stringify(await measure())}\n`);
+} else {
+  await main('hud-frame', async () => {
+    const configs = { hud: { flags: HUD_FLAGS, runs: [] }, v8default: { flags: [], runs: [] } };
+    for (const name of ['hud', 'v8default', 'v8default', 'hud']) {
+      const modes = await child(configs[name].flags);
+      configs[name].runs.push(modes);
+      log(`${name === 'hud' ? HUD_FLAGS.join(' ') : 'V8 defaults'}: live ${modes.live.perRepeat.join(', ')} ms, once ${modes.once.perRepeat.join(', ')} ms, RSS at the end ${modes.rssMB} MB`);
+    }
+    const merged = (name, mode, key) => configs[name].runs.flatMap((m) => m[mode][key]);
+    const how = `${TENANTS} tenants × ${AGENTS_PER_TENANT} agents, ${WORKERS} workers, 60 runs + 40 tasks in flight, 50 events; assembleModel + Ink 120×40, NODE_ENV=production as in the hud command; in a child Node with the hud command's flags (${HUD_FLAGS.join(' ')}), 2 children × ${REPEATS} repeats × ${FRAMES} frames per mode after 10 warm-up frames, modes alternating; both modes print the same text; children with V8's defaults alternate with them for comparison`;
+    const def = (mode) => round(median(merged('v8default', mode, 'perRepeat')), 2);
+    const med = (mode, key) => round(median(merged('hud', mode, key)), 2);
+    return [
+      figure({
+        id: 'hud-frame',
+        title: 'HUD frame, 1,000 agents + 100 workers (live redraw)',
+        unit: 'ms',
+        values: merged('hud', 'live', 'perRepeat'),
+        target: { op: '<=', value: 8 },
+        measured: `assemble ${med('live', 'assemble')} ms + render ${med('live', 'render')} ms per frame (median of repeats), one Ink instance kept across frames as in the interactive HUD; ${def('live')} ms with V8's default young generation, same run`,
+        how,
+        extra: { assembleMs: merged('hud', 'live', 'assemble'), renderMs: merged('hud', 'live', 'render'), v8DefaultMs: merged('v8default', 'live', 'perRepeat'), rssMB: configs.hud.runs.map((m) => m.rssMB), v8DefaultRssMB: configs.v8default.runs.map((m) => m.rssMB) },
+      }),
+      figure({
+        id: 'hud-frame-once',
+        title: 'HUD frame, same data, one-shot (`hud --once`, new Ink tree)',
+        unit: 'ms',
+        values: merged('hud', 'once', 'perRepeat'),
+        target: { op: '<=', value: 16 },
+        measured: `assemble ${med('once', 'assemble')} ms + render ${med('once', 'render')} ms per frame (median of repeats), a new Ink tree per frame; ${def('once')} ms with V8's default young generation, same run`,
+        how,
+        extra: { assembleMs: merged('hud', 'once', 'assemble'), renderMs: merged('hud', 'once', 'render'), v8DefaultMs: merged('v8default', 'once', 'perRepeat') },
+      }),
+      figure({
+        id: 'hud-frame-v8-default',
+        title: 'HUD frame (live redraw) with V8\'s default young generation, for comparison',
+        unit: 'ms',
+        values: merged('v8default', 'live', 'perRepeat'),
+        target: null,
+        measured: `the same frames in a child Node without ${HUD_FLAGS.join(' ')}, alternating with the figure above`,
+        how,
+      }),
+    ];
+  });
+}

@@ -120,7 +120,7 @@ afterAll(async () => {
 describe('the npm package', () => {
   it('carries the CLI, its assets and nothing else: no tests, benches, docs, sources, source maps or machine paths', async () => {
     const files = packed.files.map((f) => f.path);
-    for (const needed of ['bin/run.js', 'bin/node-check.js', 'oclif.manifest.json', 'package.json', 'README.md', 'docker-compose.yml', 'dist/src/commands/up.js', 'dist/src/backend/main.js', 'dist/examples/ex43-observatory-live.js', 'assets/pricebook.json', 'assets/collector/config.yaml', 'assets/collector/manifest.yaml', 'assets/collector/genai.yaml', 'assets/vmalert/recording.yml', 'assets/vmalert/alerts.yml', 'examples/genai/openai-node-app.mjs', 'examples/genai/openai_python_app.py', 'examples/genai/requirements.txt', 'assets/victoria-metrics/scrape.yaml', 'assets/grafana/dashboards/sagewai-admin.json', 'assets/grafana/provisioning/datasources/sagewai.yaml']) {
+    for (const needed of ['bin/run.js', 'bin/node-check.js', 'bin/node-flags.js', 'oclif.manifest.json', 'package.json', 'README.md', 'docker-compose.yml', 'dist/src/commands/up.js', 'dist/src/backend/main.js', 'dist/examples/ex43-observatory-live.js', 'assets/pricebook.json', 'assets/collector/config.yaml', 'assets/collector/manifest.yaml', 'assets/collector/genai.yaml', 'assets/vmalert/recording.yml', 'assets/vmalert/alerts.yml', 'examples/genai/openai-node-app.mjs', 'examples/genai/openai_python_app.py', 'examples/genai/requirements.txt', 'assets/victoria-metrics/scrape.yaml', 'assets/grafana/dashboards/sagewai-admin.json', 'assets/grafana/provisioning/datasources/sagewai.yaml']) {
       expect(files).toContain(needed);
     }
     // examples/genai holds the external apps run-example 17 runs (a Node and a Python app, not sources of the CLI).
