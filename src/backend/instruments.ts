@@ -1,7 +1,7 @@
-import crypto from 'node:crypto';
 import { metrics, type Attributes, type Counter, type Histogram, type ObservableResult } from '@opentelemetry/api';
-import { ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, METRIC_HTTP_SERVER_REQUEST_DURATION } from '@opentelemetry/semantic-conventions';
+import { ATTR_SAGEWAI_BOOT_ID, BOOT_ID, remember } from './boot-id.js';
 import { exportSoon } from './export-soon.js';
+import { SECONDS_BUCKETS, routeAttributes } from './http-telemetry.js';
 import * as sc from './semconv.js';
 
 /**
@@ -11,40 +11,14 @@ import * as sc from './semconv.js';
  */
 const meter = metrics.getMeter('sagewai-admin');
 
-const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30];
 const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576];
 
-/**
- * Process-local counters and histograms (everything not backed by the ledger) start from 0 in
- * every process. On the same series a restart would look like a small increase or none at all
- * when the new process counts past the old value before VictoriaMetrics scrapes it, so these
- * carry `sagewai.boot.id` (one random id per process): each process writes its own series and
- * increase_pure() counts each from 0. Ledger-backed counters do not carry it; they resume from
- * the ledger on the same series. http.server.active_requests (a gauge-like up/down counter)
- * does not carry it either: the new process's value replaces the dead one's.
- */
-export const BOOT_ID = crypto.randomBytes(4).toString('hex');
-export const ATTR_SAGEWAI_BOOT_ID = 'sagewai.boot.id';
+export { ATTR_SAGEWAI_BOOT_ID, BOOT_ID } from './boot-id.js';
 const boot = (attrs: Attributes | undefined): Attributes => ({ ...attrs, [ATTR_SAGEWAI_BOOT_ID]: BOOT_ID });
-
-/**
- * Caches a hot-path attribute set under `key`, with the boot id added, and returns it: callers
- * build a set only on a cache miss (`cache.get(key) ?? remember(cache, key, {...})`), so a record
- * allocates nothing that repeats. The keys (statuses, projects, pools) are few; the bound only
- * guards against a slow leak.
- */
-function remember(cache: Map<string, Attributes>, key: string, attrs: Attributes): Attributes {
-  attrs[ATTR_SAGEWAI_BOOT_ID] = BOOT_ID;
-  if (cache.size >= 1000) cache.clear();
-  cache.set(key, attrs);
-  return attrs;
-}
 const perProcessHistogram = (h: Histogram): Pick<Histogram, 'record'> => ({ record: (v, attrs) => h.record(v, boot(attrs)) });
 const perProcessCounter = (c: Counter): Pick<Counter, 'add'> => ({ add: (v, attrs) => c.add(v, boot(attrs)) });
 
-const httpDuration = meter.createHistogram(METRIC_HTTP_SERVER_REQUEST_DURATION, { unit: 's', description: 'Duration of HTTP server requests.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } });
 const httpActive = meter.createObservableUpDownCounter(sc.METRIC_HTTP_SERVER_ACTIVE_REQUESTS, { unit: '{request}', description: 'Number of active HTTP server requests.' });
-const httpResponseSize = meter.createHistogram(sc.METRIC_HTTP_SERVER_RESPONSE_BODY_SIZE, { unit: 'By', description: 'Size of HTTP server response bodies.', advice: { explicitBucketBoundaries: [0, 100, 1000, 10_000, 100_000, 1_000_000] } });
 export const genAiTokenUsage = perProcessHistogram(meter.createHistogram(sc.METRIC_GEN_AI_CLIENT_TOKEN_USAGE, { unit: '{token}', description: 'Number of input and output tokens used.', advice: { explicitBucketBoundaries: TOKEN_BUCKETS } }));
 export const genAiDuration = perProcessHistogram(meter.createHistogram(sc.METRIC_GEN_AI_CLIENT_OPERATION_DURATION, { unit: 's', description: 'GenAI operation duration.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } }));
 export const runDuration = perProcessHistogram(meter.createHistogram('sagewai.agent.run.duration', { unit: 's', description: 'Agent run duration by outcome.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } }));
@@ -63,54 +37,32 @@ export function recordFleetClaim(seconds: number, project: string, pool: string,
 export const authLogins = perProcessCounter(meter.createCounter('sagewai.auth.logins', { unit: '{login}', description: 'Login attempts by outcome.' }));
 
 /**
- * The HTTP metrics of one (method, route) — route absent for unmatched paths. Every request pays
- * for these, so the hot path allocates nothing that repeats: the attribute set of each
- * (status, project) is built once (with the boot id) and reused, and the in-flight count is a
- * plain integer that http.server.active_requests observes at export. That exports the same
- * series as an up/down counter added to ±1 per request (one cumulative non-monotonic sum per
- * method and route ever seen, 0 when idle) without two attribute-hashed SDK records per request.
+ * Requests of one (method, route) started and not yet finished: a plain integer that
+ * http.server.active_requests observes at export. That exports the same series as an up/down
+ * counter added to ±1 per request (one cumulative non-monotonic sum per method and route ever
+ * seen, 0 when idle) without two attribute-hashed SDK records per request. The finished request's
+ * span and histograms are http-telemetry.ts's.
  */
-export class HttpServerSeries {
-  /** Requests started and not yet finished. */
-  active = 0;
+export interface ActiveRequests {
+  active: number;
   readonly attributes: Attributes;
-  private readonly finished = new Map<string, Attributes>();
-
-  constructor(method: string, route: string | undefined) {
-    this.attributes = route === undefined ? { [ATTR_HTTP_REQUEST_METHOD]: method } : { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_HTTP_ROUTE]: route };
-  }
-
-  /** Records one finished request in http.server.request.duration and .response.body.size. */
-  record(seconds: number, bodyBytes: number, status: number, project: string | undefined): void {
-    const key = project === undefined ? String(status) : `${status} ${project}`;
-    const attrs = this.finished.get(key) ?? remember(this.finished, key, this.finishedAttributes(status, project));
-    httpDuration.record(seconds, attrs);
-    httpResponseSize.record(bodyBytes, attrs);
-  }
-
-  private finishedAttributes(status: number, project: string | undefined): Attributes {
-    const attrs: Attributes = { ...this.attributes, [ATTR_HTTP_RESPONSE_STATUS_CODE]: status };
-    if (project !== undefined) attrs[sc.ATTR_SAGEWAI_PROJECT_ID] = project;
-    if (status >= 500) attrs['error.type'] = String(status);
-    return attrs;
-  }
 }
 
-const httpSeries = new Map<string, HttpServerSeries>();
+const activeByRoute = new Map<string, ActiveRequests>();
 
-/** The one HttpServerSeries of a method and route (undefined: no route matched). */
-export function httpServerSeries(method: string, route: string | undefined): HttpServerSeries {
+/** The one in-flight count of a method and route (undefined: no route matched). */
+export function activeRequests(method: string, route: string | undefined): ActiveRequests {
   const key = route === undefined ? method : `${method} ${route}`;
-  let s = httpSeries.get(key);
-  if (s === undefined) {
-    s = new HttpServerSeries(method, route);
-    httpSeries.set(key, s);
+  let a = activeByRoute.get(key);
+  if (a === undefined) {
+    a = { active: 0, attributes: routeAttributes(method, route) };
+    activeByRoute.set(key, a);
   }
-  return s;
+  return a;
 }
 
 httpActive.addCallback((r) => {
-  for (const s of httpSeries.values()) r.observe(s.active, s.attributes);
+  for (const a of activeByRoute.values()) r.observe(a.active, a.attributes);
 });
 
 const costCounter = meter.createObservableCounter('sagewai.llm.cost.usd', { unit: '{USD}', description: 'LLM spend in USD; equals the cost ledger total.' });

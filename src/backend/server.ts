@@ -1,15 +1,13 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace } from '@opentelemetry/api';
-import { ATTR_HTTP_RESPONSE_STATUS_CODE } from '@opentelemetry/semantic-conventions';
 import { buildOpenApi } from '../contract/openapi.js';
 import { operations, type Operation } from '../contract/operations.js';
 import { App, type AppOptions } from './app.js';
 import { requestLog } from './audit.js';
 import { HttpError, parseJson, parseQuery, readBody, sendJson } from './http.js';
+import { finishedRequest } from './http-telemetry.js';
 import * as inst from './instruments.js';
 import { bind, headerValue, type Ctx, type RouteBinding } from './routing.js';
-import { ATTR_SAGEWAI_PROJECT_ID } from './semconv.js';
 
 /**
  * The admin backend's HTTP server on node:http. The request pipeline lives here, once: route
@@ -39,8 +37,6 @@ interface Route {
   handler: RouteBinding['handler'];
 }
 
-const tracer = trace.getTracer('sagewai-admin');
-
 function compile(b: RouteBinding): Route {
   const keys: string[] = [];
   const re = new RegExp(`^${b.op.path.replace(/[.]/g, '\\.').replace(/\{(\w+)\}/g, (_, k: string) => (keys.push(k), '([^/]+)'))}$`);
@@ -65,6 +61,7 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const t0 = performance.now();
+    const startMs = performance.timeOrigin + t0;
     const method = (req.method ?? 'GET').toUpperCase();
     let url: URL;
     try {
@@ -97,9 +94,8 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
     }
     const instrument = route ? route.op.instrument !== false : !['/metrics', '/healthz', '/readyz'].includes(path);
     const template = route?.op.path;
-    const series = instrument ? inst.httpServerSeries(method, template) : undefined;
-    const span = series ? tracer.startSpan(`${method} ${template ?? ''}`.trim(), { kind: SpanKind.SERVER, attributes: { ...series.attributes, 'url.path': path } }, propagation.extract(ROOT_CONTEXT, req.headers)) : undefined;
-    if (series) series.active++;
+    const active = instrument ? inst.activeRequests(method, template) : undefined;
+    if (active) active.active++;
     const abortCtl = new AbortController();
     // Only a client that went away before the response ended aborts the handler (a long-poll or a
     // stream); aborting after every finished response cost a DOMException per request.
@@ -155,17 +151,23 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
       }
       if (bodyPromise === undefined && !req.readableEnded) req.resume();
     }
-    if (!series) return;
+    if (!active) return;
     const done = (): void => {
-      series.active--;
-      series.record((performance.now() - t0) / 1000, size || Number(res.getHeader('content-length') ?? 0), status, ctx.project || undefined);
-      if (span) {
-        span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
-        if (ctx.project) span.setAttribute(ATTR_SAGEWAI_PROJECT_ID, ctx.project);
-        if (ctx.principal) span.setAttribute('sagewai.actor', ctx.principal.id);
-        if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: errCode ?? String(status) });
-        span.end();
-      }
+      active.active--;
+      finishedRequest({
+        method,
+        route: template,
+        path,
+        startMs,
+        seconds: (performance.now() - t0) / 1000,
+        bodyBytes: size || Number(res.getHeader('content-length') ?? 0),
+        status,
+        project: ctx.project || undefined,
+        actor: ctx.principal?.id,
+        errCode,
+        traceparent: headerValue(req, 'traceparent'),
+        tracestate: headerValue(req, 'tracestate'),
+      });
       if (status >= 400) requestLog(method, template ?? 'unmatched', status, ctx.project, errCode);
     };
     if (res.writableFinished) done();

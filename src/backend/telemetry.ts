@@ -1,3 +1,4 @@
+import { Worker } from 'node:worker_threads';
 import { ROOT_CONTEXT, type Context, type ContextManager } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
@@ -8,12 +9,18 @@ import { BatchLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_SERVICE_NAMESPACE, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { BOOT_ID } from './boot-id.js';
 import { setExportSoonHandler } from './export-soon.js';
+import { setFinishedRequestSink, type FinishedRequest } from './http-telemetry.js';
 
 /**
  * The only file that wires the OpenTelemetry SDK (STYLE 4): OTLP/HTTP protobuf exporters for
  * metrics (cumulative), logs and traces. Endpoints, headers, timeouts and OTEL_SDK_DISABLED come
  * from the standard OTEL_* variables. Must run before src/backend/instruments.ts is imported.
+ *
+ * Two SDKs with the same resource: this thread's (every metric but the HTTP histograms, the
+ * logs) and the telemetry worker's (telemetry-worker.ts: the HTTP server spans and the HTTP
+ * histograms, recorded from the finished requests this thread sends it in batches).
  */
 export interface TelemetryOptions {
   serviceVersion: string;
@@ -107,9 +114,8 @@ export function earlyExports(reader: Pick<PeriodicExportingMetricReader, 'forceF
   };
 }
 
-export function startTelemetry(opts: TelemetryOptions): Telemetry {
-  const disabled = !opts.enabled || ['true', '1'].includes(String(process.env.OTEL_SDK_DISABLED).toLowerCase());
-  if (disabled) return { enabled: false, shutdown: async () => undefined };
+/** The resource and exporters both SDKs share; `logs` only for this thread's. */
+export function createSdk(opts: Pick<TelemetryOptions, 'serviceVersion' | 'instanceId'>, parts: { logs: boolean }): { sdk: NodeSDK; metricReader: PeriodicExportingMetricReader } {
   const interval = metricExportIntervalMs();
   const metricReader = new PeriodicExportingMetricReader({
     exporter: new OTLPMetricExporter({ temporalityPreference: AggregationTemporality.CUMULATIVE }),
@@ -126,19 +132,92 @@ export function startTelemetry(opts: TelemetryOptions): Telemetry {
     // OTEL_RESOURCE_ATTRIBUTES may add attributes; host/process detectors would add noise labels.
     resourceDetectors: [envDetector],
     metricReaders: [metricReader],
-    logRecordProcessors: [new BatchLogRecordProcessor({ exporter: new OTLPLogExporter(), scheduledDelayMillis: 1000 })],
+    logRecordProcessors: parts.logs ? [new BatchLogRecordProcessor({ exporter: new OTLPLogExporter(), scheduledDelayMillis: 1000 })] : [],
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter(), { scheduledDelayMillis: 1000 })],
     instrumentations: [],
     contextManager: new SynchronousContextManager(),
   });
+  return { sdk, metricReader };
+}
+
+/** Finished requests per message to the worker at most, and the longest a request waits to be sent. */
+const BATCH_MAX = 512;
+const BATCH_MS = 50;
+
+/**
+ * Starts the telemetry worker and sends it this thread's finished requests. If the worker fails
+ * to start or dies, requests are recorded in this thread again from then on (its SDK has the same
+ * exporters), so a dead worker loses at most the batch it had not recorded yet.
+ */
+function startWorker(opts: TelemetryOptions): { stop(): Promise<void> } {
+  const worker = new Worker(new URL('./telemetry-worker.js', import.meta.url), { workerData: { bootId: BOOT_ID, serviceVersion: opts.serviceVersion, instanceId: opts.instanceId } });
+  let batch: FinishedRequest[] = [];
+  let alive = true;
+  const send = (): void => {
+    if (batch.length === 0 || !alive) return;
+    worker.postMessage(batch);
+    batch = [];
+  };
+  const timer = setInterval(send, BATCH_MS);
+  timer.unref();
+  worker.unref();
+  const fallBack = (why: string): void => {
+    if (!alive) return;
+    alive = false;
+    clearInterval(timer);
+    setFinishedRequestSink(undefined);
+    process.stderr.write(`[sagewai-admin] telemetry worker ${why}; recording HTTP spans and metrics on the request thread from now on\n`);
+  };
+  worker.on('error', (err) => fallBack(`failed: ${err.message}`));
+  worker.on('exit', (code) => fallBack(`exited (code ${code})`));
+  setFinishedRequestSink((r) => {
+    batch.push(r);
+    if (batch.length >= BATCH_MAX) send();
+  });
+  return {
+    stop: async () => {
+      if (!alive) return;
+      send();
+      clearInterval(timer);
+      setFinishedRequestSink(undefined);
+      alive = false;
+      worker.removeAllListeners('exit');
+      // The worker flushes its exporters, answers, and is then ended; until then it keeps this process alive.
+      worker.ref();
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 30_000);
+        t.unref();
+        worker.once('message', () => {
+          clearTimeout(t);
+          resolve();
+        });
+        worker.once('exit', () => {
+          clearTimeout(t);
+          resolve();
+        });
+        worker.postMessage({ shutdown: true });
+      });
+      await worker.terminate();
+    },
+  };
+}
+
+export function startTelemetry(opts: TelemetryOptions): Telemetry {
+  const disabled = !opts.enabled || ['true', '1'].includes(String(process.env.OTEL_SDK_DISABLED).toLowerCase());
+  if (disabled) return { enabled: false, shutdown: async () => undefined };
+  const { sdk, metricReader } = createSdk(opts, { logs: true });
   sdk.start();
   const early = earlyExports(metricReader);
+  const worker = startWorker(opts);
   let done: Promise<void> | undefined;
   return {
     enabled: true,
     shutdown: () => {
       early.stop();
-      done ??= sdk.shutdown().catch(() => undefined);
+      done ??= (async () => {
+        await worker.stop().catch(() => undefined);
+        await sdk.shutdown().catch(() => undefined);
+      })();
       return done;
     },
   };

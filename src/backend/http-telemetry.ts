@@ -1,0 +1,134 @@
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, metrics, propagation, trace, type Attributes } from '@opentelemetry/api';
+import { ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, METRIC_HTTP_SERVER_REQUEST_DURATION } from '@opentelemetry/semantic-conventions';
+import { remember } from './boot-id.js';
+import * as sc from './semconv.js';
+
+/**
+ * The telemetry of one finished HTTP request: its server span and its two HTTP histograms
+ * (http.server.request.duration, http.server.response.body.size). Names, units and attributes
+ * are CONTRACT.md's.
+ *
+ * The server (server.ts) only describes a finished request (`FinishedRequest`, plain data) and
+ * hands it to `finishedRequest`. By default that records it at once, in this thread, with
+ * whatever tracer and meter providers are global. `serve` with telemetry on sends the
+ * descriptions to a worker thread instead (telemetry.ts, telemetry-worker.ts), which records
+ * them with this same `recordFinishedRequest`: the span and histogram work, most of telemetry's
+ * cost per request, then runs beside the request thread instead of on it.
+ *
+ * No OpenTelemetry object is created before the SDK is registered: the instruments are made on
+ * first use (this module is imported by server.ts, in both threads).
+ */
+export interface FinishedRequest {
+  method: string;
+  /** The route template; absent when no route matched. */
+  route?: string | undefined;
+  /** The request path (the span's url.path). */
+  path: string;
+  /** When the request arrived, ms since the epoch (fractional). */
+  startMs: number;
+  /** Arrival to the end of the response, seconds. */
+  seconds: number;
+  bodyBytes: number;
+  status: number;
+  project?: string | undefined;
+  actor?: string | undefined;
+  /** The error code of a 5xx answer (span status message). */
+  errCode?: string | undefined;
+  /** The W3C trace-context headers the request came with (the span's parent). */
+  traceparent?: string | undefined;
+  tracestate?: string | undefined;
+}
+
+/** Bucket bounds of every duration histogram of the backend, seconds. */
+export const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30];
+
+interface Instruments {
+  tracer: ReturnType<typeof trace.getTracer>;
+  duration: ReturnType<ReturnType<typeof metrics.getMeter>['createHistogram']>;
+  responseSize: ReturnType<ReturnType<typeof metrics.getMeter>['createHistogram']>;
+}
+let instruments: Instruments | undefined;
+function made(): Instruments {
+  if (instruments === undefined) {
+    const meter = metrics.getMeter('sagewai-admin');
+    instruments = {
+      tracer: trace.getTracer('sagewai-admin'),
+      duration: meter.createHistogram(METRIC_HTTP_SERVER_REQUEST_DURATION, { unit: 's', description: 'Duration of HTTP server requests.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } }),
+      responseSize: meter.createHistogram(sc.METRIC_HTTP_SERVER_RESPONSE_BODY_SIZE, { unit: 'By', description: 'Size of HTTP server response bodies.', advice: { explicitBucketBoundaries: [0, 100, 1000, 10_000, 100_000, 1_000_000] } }),
+    };
+  }
+  return instruments;
+}
+
+/** The attributes of a (method, route): the span's first ones, and http.server.active_requests'. */
+export function routeAttributes(method: string, route: string | undefined): Attributes {
+  return route === undefined ? { [ATTR_HTTP_REQUEST_METHOD]: method } : { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_HTTP_ROUTE]: route };
+}
+
+/**
+ * The HTTP histograms of one (method, route). Every request pays for these, so the attribute set
+ * of each (status, project) is built once (with the boot id) and reused.
+ */
+class RouteSeries {
+  readonly attributes: Attributes;
+  private readonly finished = new Map<string, Attributes>();
+
+  constructor(method: string, route: string | undefined) {
+    this.attributes = routeAttributes(method, route);
+  }
+
+  record(seconds: number, bodyBytes: number, status: number, project: string | undefined): void {
+    const key = project === undefined ? String(status) : `${status} ${project}`;
+    const attrs = this.finished.get(key) ?? remember(this.finished, key, this.finishedAttributes(status, project));
+    const { duration, responseSize } = made();
+    duration.record(seconds, attrs);
+    responseSize.record(bodyBytes, attrs);
+  }
+
+  private finishedAttributes(status: number, project: string | undefined): Attributes {
+    const attrs: Attributes = { ...this.attributes, [ATTR_HTTP_RESPONSE_STATUS_CODE]: status };
+    if (project !== undefined) attrs[sc.ATTR_SAGEWAI_PROJECT_ID] = project;
+    if (status >= 500) attrs['error.type'] = String(status);
+    return attrs;
+  }
+}
+
+const routeSeries = new Map<string, RouteSeries>();
+function seriesOf(method: string, route: string | undefined): RouteSeries {
+  const key = route === undefined ? method : `${method} ${route}`;
+  let s = routeSeries.get(key);
+  if (s === undefined) {
+    s = new RouteSeries(method, route);
+    routeSeries.set(key, s);
+  }
+  return s;
+}
+
+/** Records a finished request: its server span (with its arrival and end times) and HTTP histograms. */
+export function recordFinishedRequest(r: FinishedRequest): void {
+  const series = seriesOf(r.method, r.route);
+  const carrier: Record<string, string> = {};
+  if (r.traceparent !== undefined) carrier.traceparent = r.traceparent;
+  if (r.tracestate !== undefined) carrier.tracestate = r.tracestate;
+  const parent = r.traceparent === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, carrier);
+  const attributes: Attributes = { ...series.attributes, 'url.path': r.path, [ATTR_HTTP_RESPONSE_STATUS_CODE]: r.status };
+  if (r.project) attributes[sc.ATTR_SAGEWAI_PROJECT_ID] = r.project;
+  if (r.actor) attributes['sagewai.actor'] = r.actor;
+  const span = made().tracer.startSpan(`${r.method} ${r.route ?? ''}`.trim(), { kind: SpanKind.SERVER, attributes, startTime: r.startMs }, parent);
+  if (r.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: r.errCode ?? String(r.status) });
+  span.end(r.startMs + r.seconds * 1000);
+  series.record(r.seconds, r.bodyBytes, r.status, r.project || undefined);
+}
+
+let sink: ((r: FinishedRequest) => void) | undefined;
+
+/** Where finished requests go instead of being recorded in this thread (undefined: back to recording here). */
+export function setFinishedRequestSink(fn: ((r: FinishedRequest) => void) | undefined): void {
+  sink = fn;
+}
+
+/** The server's one call per finished request. */
+export function finishedRequest(r: FinishedRequest): void {
+  if (sink !== undefined) sink(r);
+  else recordFinishedRequest(r);
+}
