@@ -4,7 +4,7 @@ import { endpointFlags, resolveStateDir } from '../clients/endpoints.js';
 import { down } from '../stack/runtime.js';
 
 export default class Down extends BaseCommand<typeof Down> {
-  static override summary = 'Stop the stack (SIGTERM, then SIGKILL after a timeout); data is kept unless --purge';
+  static override summary = 'Stop the stack and the backend run-example started (SIGTERM, then SIGKILL after a timeout); data is kept unless --purge';
   static override examples = ['<%= config.bin %> down', '<%= config.bin %> down --purge'];
 
   static override flags = {
@@ -17,7 +17,9 @@ export default class Down extends BaseCommand<typeof Down> {
     const stateDir = resolveStateDir(this.flags['state-dir']);
     const result = await down({ stateDir, purge: this.flags.purge, timeoutMs: this.flags.timeout * 1000 });
     if (this.jsonEnabled()) return { stateDir, ...result };
-    if (result.runtime === null) this.printLine(`no stack recorded in ${stateDir}; nothing to stop`);
+    const b = result.backend;
+    if (b) this.printLine(b.stopped === 'not-running' ? `backend pid ${b.pid} (${b.url}) was no longer running` : `backend stopped (${b.url}, pid ${b.pid}: ${b.stopped})`);
+    if (result.runtime === null) this.printLine(`no stack recorded in ${stateDir}${b ? '' : '; nothing to stop'}`);
     else {
       const how = Object.entries(result.stopped).map(([c, s]) => `${c} ${s}`);
       this.printLine(`stack stopped (${result.runtime})${how.length > 0 ? `: ${how.join(', ')}` : ''}`);

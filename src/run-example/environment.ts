@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { spawnBackend, type SpawnedBackend } from '../backend/spawn.js';
+import { startBackgroundBackend, type BackgroundBackend, type StartedBackendRecord } from '../backend/background.js';
 import { resolveEndpoints } from '../clients/endpoints.js';
 import { UserError, describeCause } from '../errors.js';
 import { downNative, upNative } from '../stack/native.js';
@@ -32,7 +32,12 @@ export interface Environment {
   backendUrls: string[];
   token: string | undefined;
   started: { stack: boolean; backend: boolean };
-  /** Stops what this environment started (nothing when `keep`). */
+  /** The backend this environment started (running detached, recorded for `down`), if any. */
+  startedBackend: StartedBackendRecord | undefined;
+  /**
+   * Stops what this environment started. With `keep`, leaves it running and lets this process
+   * exit without it: the stack's and the backend's records stay, so `down` stops them later.
+   */
   release(keep: boolean): Promise<void>;
 }
 
@@ -81,7 +86,7 @@ export async function prepareEnvironment(o: EnvironmentOptions): Promise<Environ
   const vmUrl = o.vmUrl ?? stackEndpoints?.vmUrl ?? ep.vmUrl;
   const vlUrl = o.vlUrl ?? stackEndpoints?.vlUrl ?? ep.vlUrl;
 
-  let backend: SpawnedBackend | undefined;
+  let backend: BackgroundBackend | undefined;
   let backendUrl = ep.backendUrl;
   let token = ep.token;
   if (o.backendUrl === undefined && !(await answers(backendUrl))) {
@@ -93,14 +98,16 @@ export async function prepareEnvironment(o: EnvironmentOptions): Promise<Environ
       // backend on an old data directory continues the old series, and a plain HTTP counter that
       // restarts from 0 and climbs back to its old value shows no increase at all in the window.
       const dataDir = path.join(ep.stateDir, 'run-example', `backend-${new Date().toISOString().replace(/[:.]/g, '-')}`);
-      backend = await spawnBackend({ stateDir: ep.stateDir, dataDir, env });
+      // Detached, its output in <dataDir>/serve.log, so that under --keep this process can exit
+      // while the backend runs on: a child on pipes holds its parent until the child exits.
+      backend = await startBackgroundBackend({ stateDir: ep.stateDir, dataDir, env });
     } catch (err) {
       if (stackStarted) await downNative({ stateDir: ep.stateDir }).catch(() => undefined);
       throw new UserError(`could not start the backend: ${describeCause(err)}`, ['npm run build   (when running from a clone)', 'sagewai-obs serve   (start it yourself and pass --backend-url)']);
     }
     backendUrl = backend.url;
     token = o.token ?? backend.operatorToken;
-    o.say(`backend on ${backendUrl} (pid ${backend.pid})`);
+    o.say(`backend on ${backendUrl} (pid ${backend.pid}, log ${backend.record.logFile})`);
   }
   return {
     stateDir: ep.stateDir,
@@ -110,9 +117,14 @@ export async function prepareEnvironment(o: EnvironmentOptions): Promise<Environ
     backendUrls: explicit && explicit.length > 1 ? explicit : [backendUrl],
     token,
     started: { stack: stackStarted, backend: backend !== undefined },
+    startedBackend: backend?.record,
     async release(keep: boolean) {
-      if (keep) return;
-      if (backend) await backend.stop();
+      if (keep) {
+        backend?.keep();
+        return;
+      }
+      // The backend first: its last telemetry export still reaches the stack's collector.
+      if (backend) await backend.stopAndForget();
       if (stackStarted) await downNative({ stateDir: ep.stateDir });
     },
   };

@@ -6,7 +6,8 @@ import { CountingPool } from '../driver/counting-pool.js';
 import { LiveProgress, type ExampleCheck, type ExampleResultBase } from '../driver/context.js';
 import { EXAMPLES, type ExampleDefinition } from './catalog-of-examples.js';
 import { readStackRecord } from '../stack/state.js';
-import { prepareEnvironment } from './environment.js';
+import { prepareEnvironment, type Environment } from './environment.js';
+import { resolveStateDir } from '../clients/endpoints.js';
 import { watchFirstData } from './first-data.js';
 import { progressLine } from './report.js';
 import { verifyRun } from './verify.js';
@@ -45,6 +46,33 @@ export interface RunExampleReport {
   result: ExampleResultBase;
   verification: { checks: ExampleCheck[]; settleSeconds: number } | null;
   failed: string[];
+  /** What --keep left running of what this run started, and how to stop it; null otherwise. */
+  kept: KeptSummary | null;
+}
+
+export interface KeptSummary {
+  stateDir: string;
+  stack: boolean;
+  backend: { url: string; pid: number; dataDir: string; logFile: string } | null;
+  /** The state dir flag later commands need to find what was kept ('' for the default state dir). */
+  stateDirFlag: string;
+  /** Stops everything kept: the stack and the backend. */
+  stopCommand: string;
+}
+
+function keptSummary(env: Environment): KeptSummary | null {
+  if (!env.started.stack && !env.startedBackend) return null;
+  // Shown as commands to copy: a path with spaces or quotes is quoted for the shell.
+  const quoted = /^[\w/.,:@%+=-]+$/.test(env.stateDir) ? env.stateDir : `'${env.stateDir.replace(/'/g, `'\\''`)}'`;
+  const stateDirFlag = env.stateDir === resolveStateDir(undefined) ? '' : ` --state-dir ${quoted}`;
+  const b = env.startedBackend;
+  return {
+    stateDir: env.stateDir,
+    stack: env.started.stack,
+    backend: b ? { url: b.url, pid: b.pid, dataDir: b.dataDir, logFile: b.logFile } : null,
+    stateDirFlag,
+    stopCommand: `sagewai-obs down${stateDirFlag}`,
+  };
 }
 
 export function exampleDefinition(id: string): ExampleDefinition {
@@ -56,7 +84,8 @@ export function exampleDefinition(id: string): ExampleDefinition {
 /**
  * Runs one example end to end: makes sure a stack and a backend are there, drives the workload
  * with live progress, optionally verifies the stores with the catalog's queries, stops what it
- * started, and throws CheckFailedError naming every failed check.
+ * started (or, with `keep`, leaves it running for `down` to stop), and throws CheckFailedError
+ * naming every failed check.
  */
 export async function runExample(o: RunExampleOptions): Promise<RunExampleReport> {
   const def = exampleDefinition(o.example);
@@ -120,6 +149,7 @@ export async function runExample(o: RunExampleOptions): Promise<RunExampleReport
       result,
       verification,
       failed,
+      kept: o.keep ? keptSummary(env) : null,
     };
   } finally {
     clearInterval(ticker);

@@ -29,6 +29,16 @@ export function renderReport(r: RunExampleReport): string[] {
   const checks = [...res.checks, ...(r.verification?.checks ?? [])];
   lines.push(`  checks (${checks.filter((c) => c.ok).length}/${checks.length} passed${r.verification ? `, stores settled in ${r.verification.settleSeconds} s` : ''}):`);
   for (const c of checks) lines.push(`    ${c.ok ? 'ok  ' : 'FAIL'} ${c.name} — ${c.detail}`);
+  if (r.kept) lines.push(...keptLines(r.kept));
+  return lines;
+}
+
+/** What --keep left running, where later commands find it, and how to stop it. */
+function keptLines(k: NonNullable<RunExampleReport['kept']>): string[] {
+  const lines = [`kept running (--keep); later commands${k.stateDirFlag ? ` given${k.stateDirFlag}` : ''} use it:`];
+  if (k.stack) lines.push(`  stack in ${k.stateDir}: sagewai-obs status${k.stateDirFlag}`);
+  if (k.backend) lines.push(`  backend on ${k.backend.url} (pid ${k.backend.pid}, log ${k.backend.logFile}); stop it alone with: kill ${k.backend.pid}`);
+  lines.push(`  stop ${k.stack && k.backend ? 'both' : 'it'} with: ${k.stopCommand}`);
   return lines;
 }
 

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { UserError } from '../errors.js';
+import { stopStartedBackend, type StopOutcome } from '../backend/background.js';
 import { dockerAvailable, downDocker, upDocker } from './docker.js';
 import { downNative, upNative, type DownResult, type UpOptions, type UpResult } from './native.js';
 import { readStackRecord } from './state.js';
@@ -48,11 +49,25 @@ export async function up(options: UpOptions & { runtime: Runtime }): Promise<UpR
   return { runtime, ...result, scrapesUpMs: Date.now() - t0 };
 }
 
-export async function down(options: { stateDir: string; purge?: boolean | undefined; timeoutMs?: number | undefined }): Promise<DownResult & { runtime: 'native' | 'docker' | null }> {
-  const record = readStackRecord(path.resolve(options.stateDir));
+/** The background backend `down` stopped (run-example's, kept or left behind), and how it went. */
+export interface StoppedBackend {
+  url: string;
+  pid: number;
+  stopped: StopOutcome;
+}
+
+/**
+ * Stops the backend run-example started in this state dir (if recorded), then the stack. The
+ * backend goes first so that its last telemetry export still reaches the collector.
+ */
+export async function down(options: { stateDir: string; purge?: boolean | undefined; timeoutMs?: number | undefined }): Promise<DownResult & { runtime: 'native' | 'docker' | null; backend: StoppedBackend | null }> {
+  const stateDir = path.resolve(options.stateDir);
+  const b = await stopStartedBackend(stateDir, options.timeoutMs ?? 10_000);
+  const backend = b ? { url: b.record.url, pid: b.record.pid, stopped: b.stopped } : null;
+  const record = readStackRecord(stateDir);
   if (record?.runtime === 'docker') {
     await downDocker(options);
-    return { runtime: 'docker', wasRunning: true, stopped: {}, purged: Boolean(options.purge) };
+    return { runtime: 'docker', wasRunning: true, stopped: {}, purged: Boolean(options.purge), backend };
   }
-  return { runtime: record ? 'native' : null, ...(await downNative(options)) };
+  return { runtime: record ? 'native' : null, ...(await downNative(options)), backend };
 }

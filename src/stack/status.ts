@@ -6,6 +6,7 @@ import { isOurProcess } from './process.js';
 import { readStackRecord, type StackRecord } from './state.js';
 import type { ComponentName } from './versions.js';
 import { CLUSTER_ROLES, type ClusterRole } from './cluster.js';
+import { isStartedBackend, readStartedBackend } from '../backend/background.js';
 
 export interface ComponentStatus {
   /** A default component, or (cluster profile) one of its own processes. */
@@ -36,6 +37,26 @@ export interface StackStatus {
   collectorScrape: ScrapeStatus | null;
   /** Every component healthy and VictoriaMetrics scraping the collector. */
   healthy: boolean;
+  /** The backend run-example started in this state dir and left running (`down` stops it); not part of `healthy`. */
+  backend: StartedBackendStatus | null;
+}
+
+export interface StartedBackendStatus {
+  url: string;
+  pid: number;
+  logFile: string;
+  processAlive: boolean;
+  /** Its /healthz answers. */
+  healthy: boolean;
+  detail?: string;
+}
+
+async function startedBackendStatus(stateDir: string): Promise<StartedBackendStatus | null> {
+  const r = readStartedBackend(stateDir);
+  if (!r) return null;
+  const processAlive = isStartedBackend(r);
+  const p = processAlive ? await probe(`${r.url}/healthz`) : { ok: false, error: 'process not running' };
+  return { url: r.url, pid: r.pid, logFile: r.logFile, processAlive, healthy: p.ok, ...(p.ok ? {} : { detail: p.error ?? `HTTP ${p.status}` }) };
 }
 
 interface TargetsResponse {
@@ -130,7 +151,8 @@ export async function waitFirstScrapes(vmUrl: string, options: { timeoutMs: numb
 export async function stackStatus(options: { stateDir: string }): Promise<StackStatus> {
   const stateDir = path.resolve(options.stateDir);
   const record = readStackRecord(stateDir);
-  if (!record) return { running: false, stateDir, runtime: null, endpoints: null, components: [], profile: null, collectorScrape: null, healthy: false };
+  const backend = await startedBackendStatus(stateDir);
+  if (!record) return { running: false, stateDir, runtime: null, endpoints: null, components: [], profile: null, collectorScrape: null, healthy: false, backend };
   const procs = record.cluster?.processes;
   const names: (ComponentName | ClusterRole)[] = procs ? [...COMPONENTS, ...CLUSTER_ROLES] : [...COMPONENTS];
   const components = await Promise.all(
@@ -148,5 +170,5 @@ export async function stackStatus(options: { stateDir: string }): Promise<StackS
   const vmHealthy = components.find((c) => c.component === 'victoria-metrics')?.healthy ?? false;
   const collectorScrape = vmHealthy ? await collectorScrapeStatus(record.endpoints.vmUrl) : { job: 'otel-collector' as const, up: false, lastError: 'VictoriaMetrics is not healthy' };
   const healthy = components.every((c) => c.healthy) && collectorScrape.up;
-  return { running: components.some((c) => c.healthy || c.processAlive === true), stateDir, runtime: record.runtime, endpoints: record.endpoints, components, profile: record.profile ?? 'default', collectorScrape, healthy };
+  return { running: components.some((c) => c.healthy || c.processAlive === true), stateDir, runtime: record.runtime, endpoints: record.endpoints, components, profile: record.profile ?? 'default', collectorScrape, healthy, backend };
 }
