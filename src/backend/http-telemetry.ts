@@ -120,6 +120,24 @@ export function recordFinishedRequest(r: FinishedRequest): void {
   series.record(r.seconds, r.bodyBytes, r.status, r.project || undefined);
 }
 
+/**
+ * Finished requests travel to the worker as one flat array of their fields per batch: cloning
+ * plain values across threads costs less than cloning an object (keys included) per request.
+ */
+const FIELDS = 12;
+
+export function appendFinishedRequest(batch: unknown[], r: FinishedRequest): void {
+  batch.push(r.method, r.route, r.path, r.startMs, r.seconds, r.bodyBytes, r.status, r.project, r.actor, r.errCode, r.traceparent, r.tracestate);
+}
+
+/** Records every request of a batch made by appendFinishedRequest. */
+export function recordFinishedBatch(batch: unknown[]): void {
+  for (let i = 0; i + FIELDS <= batch.length; i += FIELDS) {
+    const [method, route, path, startMs, seconds, bodyBytes, status, project, actor, errCode, traceparent, tracestate] = batch.slice(i, i + FIELDS) as [string, string | undefined, string, number, number, number, number, string | undefined, string | undefined, string | undefined, string | undefined, string | undefined];
+    recordFinishedRequest({ method, route, path, startMs, seconds, bodyBytes, status, project, actor, errCode, traceparent, tracestate });
+  }
+}
+
 let sink: ((r: FinishedRequest) => void) | undefined;
 
 /** Where finished requests go instead of being recorded in this thread (undefined: back to recording here). */

@@ -16,11 +16,11 @@ const port = parentPort;
 if (port === null) throw new Error('telemetry-worker.js runs only as a worker thread');
 const { sdk } = createSdk(workerData as WorkerData, { logs: false });
 sdk.start();
-const { recordFinishedRequest } = await import('./http-telemetry.js');
+const { recordFinishedBatch } = await import('./http-telemetry.js');
 
 port.on('message', (m: unknown) => {
   if (Array.isArray(m)) {
-    for (const r of m) recordFinishedRequest(r);
+    recordFinishedBatch(m);
     return;
   }
   if ((m as { shutdown?: boolean }).shutdown) {

@@ -11,7 +11,7 @@ import { envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_SERVICE_NAMESPACE, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { BOOT_ID } from './boot-id.js';
 import { setExportSoonHandler } from './export-soon.js';
-import { setFinishedRequestSink, type FinishedRequest } from './http-telemetry.js';
+import { appendFinishedRequest, setFinishedRequestSink } from './http-telemetry.js';
 
 /**
  * The only file that wires the OpenTelemetry SDK (STYLE 4): OTLP/HTTP protobuf exporters for
@@ -151,12 +151,14 @@ const BATCH_MS = 50;
  */
 function startWorker(opts: TelemetryOptions): { stop(): Promise<void> } {
   const worker = new Worker(new URL('./telemetry-worker.js', import.meta.url), { workerData: { bootId: BOOT_ID, serviceVersion: opts.serviceVersion, instanceId: opts.instanceId } });
-  let batch: FinishedRequest[] = [];
+  let batch: unknown[] = [];
+  let count = 0;
   let alive = true;
   const send = (): void => {
-    if (batch.length === 0 || !alive) return;
+    if (count === 0 || !alive) return;
     worker.postMessage(batch);
     batch = [];
+    count = 0;
   };
   const timer = setInterval(send, BATCH_MS);
   timer.unref();
@@ -171,8 +173,8 @@ function startWorker(opts: TelemetryOptions): { stop(): Promise<void> } {
   worker.on('error', (err) => fallBack(`failed: ${err.message}`));
   worker.on('exit', (code) => fallBack(`exited (code ${code})`));
   setFinishedRequestSink((r) => {
-    batch.push(r);
-    if (batch.length >= BATCH_MAX) send();
+    appendFinishedRequest(batch, r);
+    if (++count >= BATCH_MAX) send();
   });
   return {
     stop: async () => {
