@@ -96,11 +96,15 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
     const template = route?.op.path;
     const active = instrument ? inst.activeRequests(method, template) : undefined;
     if (active) active.active++;
-    const abortCtl = new AbortController();
     // Only a client that went away before the response ended aborts the handler (a long-poll or a
-    // stream); aborting after every finished response cost a DOMException per request.
+    // stream); aborting after every finished response cost a DOMException per request. The
+    // controller is made only for a handler that asks for the signal (most never do).
+    let abortCtl: AbortController | undefined;
+    let clientGone = false;
     res.on('close', () => {
-      if (!res.writableFinished) abortCtl.abort();
+      if (res.writableFinished) return;
+      clientGone = true;
+      abortCtl?.abort();
     });
     let bodyPromise: Promise<unknown> | undefined;
     const ctx: Ctx = {
@@ -109,7 +113,13 @@ export async function startBackend(opts: BackendOptions): Promise<RunningBackend
       url,
       params,
       query: {},
-      abort: abortCtl.signal,
+      get abort(): AbortSignal {
+        if (abortCtl === undefined) {
+          abortCtl = new AbortController();
+          if (clientGone) abortCtl.abort();
+        }
+        return abortCtl.signal;
+      },
       body: () => (bodyPromise ??= readBody(req, bodyLimit).then((b) => parseJson(b, headerValue(req, 'content-type')))),
     };
     let status = 500;

@@ -205,12 +205,16 @@ export class Fleet {
     return row;
   }
 
-  /** Long-poll: a task of the worker's own project and pool, or undefined after waitMs. */
-  async claim(w: WorkerRow, waitMs: number, signal: AbortSignal): Promise<TaskRow | undefined> {
+  /**
+   * Long-poll: a task of the worker's own project and pool, or undefined after waitMs. `abort` is
+   * asked for the client's abort signal only when the claim has to wait.
+   */
+  async claim(w: WorkerRow, waitMs: number, abort: () => AbortSignal): Promise<TaskRow | undefined> {
     const start = performance.now();
     const deadline = Date.now() + waitMs;
     let task = await this.store.claim(w, Date.now());
-    while (!task && Date.now() < deadline && !signal.aborted && !this.closing) {
+    let signal: AbortSignal | undefined;
+    while (!task && Date.now() < deadline && !(signal ??= abort()).aborted && !this.closing) {
       await new Promise<void>((resolve) => {
         const key = `${w.project}|${w.pool}`;
         let set = this.claimWaiters.get(key);
@@ -219,10 +223,11 @@ export class Fleet {
         const wait = Math.max(0, deadline - Date.now());
         const timer = setTimeout(() => done(), this.claimPollMs === undefined ? wait : Math.min(wait, this.claimPollMs));
         const onAbort = (): void => done();
-        signal.addEventListener('abort', onAbort, { once: true });
+        const aborted = signal as AbortSignal;
+        aborted.addEventListener('abort', onAbort, { once: true });
         function done(): void {
           clearTimeout(timer);
-          signal.removeEventListener('abort', onAbort);
+          aborted.removeEventListener('abort', onAbort);
           set?.delete(waiter);
           resolve();
         }
@@ -282,7 +287,7 @@ export class Fleet {
       bind(ops.claim, async (ctx) => {
         const w = await this.authWorker(ctx);
         const input = validate(ops.claim.body, await ctx.body());
-        const task = await this.claim(w, input.wait_ms, ctx.abort);
+        const task = await this.claim(w, input.wait_ms, () => ctx.abort);
         return task ? { status: 200, body: taskJson(task) } : { status: 204 };
       }),
       bind(ops.report, async (ctx) => {
