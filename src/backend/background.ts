@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../errors.js';
 import { pidAlive, stopPid } from '../stack/process.js';
+import { readRecordFile, writeRecordFile } from '../stack/state.js';
 import { processStartTime } from './data-dir-lock.js';
 import { spawnBackend, type SpawnedBackend } from './spawn.js';
 
@@ -30,28 +30,11 @@ export function startedBackendPath(stateDir: string): string {
 /** The recorded background backend, or undefined when there is none. A damaged record is a user error. */
 export function readStartedBackend(stateDir: string): StartedBackendRecord | undefined {
   const file = startedBackendPath(stateDir);
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw new UserError(`cannot read ${file}: ${(err as Error).message}`, `check the permissions of ${stateDir}`);
-  }
-  try {
-    const r = JSON.parse(text) as StartedBackendRecord;
-    if (!r || typeof r !== 'object' || typeof r.pid !== 'number' || typeof r.dataDir !== 'string' || typeof r.url !== 'string') throw new Error('missing url/pid/dataDir');
-    return r;
-  } catch (err) {
-    throw new UserError(`${file} is damaged (${(err as Error).message})`, [`remove ${file}, then stop the backend yourself if one still runs (ps -ef | grep 'sagewai-obs.*serve')`]);
-  }
+  return readRecordFile<StartedBackendRecord>(file, stateDir, (r) => (typeof r.pid !== 'number' || typeof r.dataDir !== 'string' || typeof r.url !== 'string' ? 'missing url/pid/dataDir' : undefined), [`remove ${file}, then stop the backend yourself if one still runs (ps -ef | grep 'sagewai-obs.*serve')`]);
 }
 
 function writeStartedBackend(stateDir: string, record: StartedBackendRecord): void {
-  const file = startedBackendPath(stateDir);
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`);
-  fs.renameSync(tmp, file);
+  writeRecordFile(startedBackendPath(stateDir), record);
 }
 
 /** Removes the record when it still names this PID (another start may have replaced it). */

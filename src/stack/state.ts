@@ -53,9 +53,11 @@ export function stackRecordPath(stateDir: string): string {
   return path.join(stateDir, 'stack.json');
 }
 
-/** The running stack's record, or undefined when there is none. A damaged record is a user error. */
-export function readStackRecord(stateDir: string): StackRecord | undefined {
-  const file = stackRecordPath(stateDir);
+/**
+ * A JSON record file of the state dir, or undefined when there is none. Unreadable or damaged
+ * (`problem` names what is missing from a parsed value) is a user error with `damagedHints`.
+ */
+export function readRecordFile<T>(file: string, stateDir: string, problem: (parsed: T) => string | undefined, damagedHints: string[]): T | undefined {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -65,19 +67,30 @@ export function readStackRecord(stateDir: string): StackRecord | undefined {
     throw new UserError(`cannot read ${file}: ${(err as Error).message}`, `check the permissions of ${stateDir}`);
   }
   try {
-    const parsed = JSON.parse(text) as StackRecord;
-    if (!parsed || typeof parsed !== 'object' || !parsed.endpoints || !parsed.components) throw new Error('missing endpoints/components');
+    const parsed = JSON.parse(text) as T;
+    const wrong = !parsed || typeof parsed !== 'object' ? 'not an object' : problem(parsed);
+    if (wrong !== undefined) throw new Error(wrong);
     return parsed;
   } catch (err) {
-    throw new UserError(`${file} is damaged (${(err as Error).message})`, [`sagewai-obs down --state-dir ${stateDir}`, `remove ${file} if no stack is running`]);
+    throw new UserError(`${file} is damaged (${(err as Error).message})`, damagedHints);
   }
 }
 
-export function writeStackRecord(stateDir: string, record: StackRecord): void {
-  const file = stackRecordPath(stateDir);
+/** Writes a JSON record file whole (a temp file renamed over it): a reader never sees half of one. */
+export function writeRecordFile(file: string, record: unknown): void {
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`);
   fs.renameSync(tmp, file);
+}
+
+/** The running stack's record, or undefined when there is none. A damaged record is a user error. */
+export function readStackRecord(stateDir: string): StackRecord | undefined {
+  const file = stackRecordPath(stateDir);
+  return readRecordFile<StackRecord>(file, stateDir, (r) => (!r.endpoints || !r.components ? 'missing endpoints/components' : undefined), [`sagewai-obs down --state-dir ${stateDir}`, `remove ${file} if no stack is running`]);
+}
+
+export function writeStackRecord(stateDir: string, record: StackRecord): void {
+  writeRecordFile(stackRecordPath(stateDir), record);
 }
 
 export function removeStackRecord(stateDir: string): void {
