@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, metrics, propagation, trace, type Attributes } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, metrics, propagation, trace, type Attributes, type Histogram, type Tracer } from '@opentelemetry/api';
 import { ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, METRIC_HTTP_SERVER_REQUEST_DURATION } from '@opentelemetry/semantic-conventions';
 import { remember } from './boot-id.js';
 import * as sc from './semconv.js';
@@ -43,9 +43,9 @@ export interface FinishedRequest {
 export const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30];
 
 interface Instruments {
-  tracer: ReturnType<typeof trace.getTracer>;
-  duration: ReturnType<ReturnType<typeof metrics.getMeter>['createHistogram']>;
-  responseSize: ReturnType<ReturnType<typeof metrics.getMeter>['createHistogram']>;
+  tracer: Tracer;
+  duration: Histogram;
+  responseSize: Histogram;
 }
 let instruments: Instruments | undefined;
 function made(): Instruments {
