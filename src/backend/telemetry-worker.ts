@@ -18,9 +18,16 @@ const { sdk } = createSdk(workerData as WorkerData, { logs: false });
 sdk.start();
 const { recordFinishedBatch } = await import('./http-telemetry.js');
 
+let failures = 0;
 port.on('message', (m: unknown) => {
   if (Array.isArray(m)) {
-    recordFinishedBatch(m);
+    try {
+      recordFinishedBatch(m);
+    } catch (err) {
+      // An exception here would end the worker and lose every batch after it; one bad batch is
+      // reported (the first few times) and the worker goes on.
+      if (failures++ < 3) process.stderr.write(`[sagewai-admin] telemetry worker: a batch of finished requests could not be recorded: ${(err as Error).message}\n`);
+    }
     return;
   }
   if ((m as { shutdown?: boolean }).shutdown) {

@@ -3,7 +3,7 @@ import { VictoriaLogsClient } from '../clients/victoria-logs.js';
 import { VictoriaMetricsClient } from '../clients/victoria-metrics.js';
 import { catalog, getEntry, renderExpr, type CatalogEntry } from '../queries/index.js';
 import { checkQuery, reconcile, type Reconciliation } from '../verify/index.js';
-import { emptyClassCounts, STATUS_CLASSES, statusClass, type ClassCounts, type RequestCounter } from '../driver/counter.js';
+import { emptyClassCounts, STATUS_CLASSES, statusClass, type ClassCounts, type RequestCounter, type StatusClass } from '../driver/counter.js';
 import type { ExampleCheck } from '../driver/context.js';
 import { rangeFor, vlCount } from './stores.js';
 
@@ -100,11 +100,33 @@ async function checkStatusClasses(vm: VictoriaMetricsClient, driver: ClassCounts
   } catch (err) {
     return [{ name: 'requests by status class: driver == HTTP metrics', ok: false, detail: `query ${entry.id} failed: ${(err as Error).message}` }];
   }
-  return STATUS_CLASSES.filter((c) => c !== '1xx').map((c) => ({
+  const classes = STATUS_CLASSES.filter((c) => c !== '1xx');
+  const ok = (c: StatusClass): boolean => (exclusive ? driver[c] === seen[c] : seen[c] >= driver[c]);
+  // Where a difference came from: the same increase per backend process (instance and boot id).
+  const split = classes.every(ok) ? undefined : await byProcess(vm, renderExpr(entry, { range }), atMs).catch(() => undefined);
+  return classes.map((c) => ({
     name: exclusive ? `requests ${c}: driver == HTTP metrics` : `requests ${c}: HTTP metrics cover the driver's`,
-    ok: exclusive ? driver[c] === seen[c] : seen[c] >= driver[c],
-    detail: `driver saw ${driver[c]}, ${entry.id} reports ${seen[c]} (health routes excluded on both sides${exclusive ? '' : '; the backend is shared with other clients, so the metrics may hold more'})`,
+    ok: ok(c),
+    detail: `driver saw ${driver[c]}, ${entry.id} reports ${seen[c]} (health routes excluded on both sides${exclusive ? '' : '; the backend is shared with other clients, so the metrics may hold more'})${split && !ok(c) ? `; by backend process: ${split[c] ?? 'none'}` : ''}`,
   }));
+}
+
+/** The status-share increase split by backend process, per status class ("instance/boot: n, …"). */
+async function byProcess(vm: VictoriaMetricsClient, expr: string, atMs: number): Promise<Partial<Record<StatusClass, string>> | undefined> {
+  const by = 'sum by (http_response_status_code)';
+  if (!expr.startsWith(by)) return undefined;
+  const rows = await vm.query(`sum by (instance, sagewai_boot_id, http_response_status_code)${expr.slice(by.length)}`, { time: atMs / 1000 });
+  const parts = new Map<StatusClass, Map<string, number>>();
+  for (const s of rows) {
+    const code = Number(s.metric.http_response_status_code);
+    if (!Number.isFinite(code) || !Number.isFinite(s.value) || Math.round(s.value) === 0) continue;
+    const c = statusClass(code);
+    const key = `${s.metric.instance ?? '?'}/${s.metric.sagewai_boot_id ?? '?'}`;
+    const m = parts.get(c) ?? new Map<string, number>();
+    m.set(key, (m.get(key) ?? 0) + Math.round(s.value));
+    parts.set(c, m);
+  }
+  return Object.fromEntries([...parts].map(([c, m]) => [c, [...m].map(([k, n]) => `${k}: ${n}`).join(', ')]));
 }
 
 /** The LogsQL filter for one event type and tenant, built on the catalog's audit-events entry. */
