@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { pidAlive, stopPid } from '../stack/process.js';
+import { commandLine, pidAlive, stopPid } from '../stack/process.js';
 import { readRecordFile, writeRecordFile } from '../stack/state.js';
 import { processStartTime } from './data-dir-lock.js';
 import { spawnBackend, type SpawnedBackend } from './spawn.js';
@@ -54,15 +54,10 @@ function removeStartedBackend(stateDir: string, pid: number): void {
  */
 export function isStartedBackend(record: Pick<StartedBackendRecord, 'pid' | 'dataDir' | 'procStart'>): boolean {
   if (!pidAlive(record.pid)) return false;
-  let cmdline: string;
-  try {
-    cmdline = fs.readFileSync(`/proc/${record.pid}/cmdline`, 'utf8');
-  } catch {
-    return true;
-  }
-  if (cmdline.length === 0) return false; // a zombie
+  const argv = commandLine(record.pid);
+  if (argv === undefined) return true;
+  if (argv.length === 0) return false; // a zombie
   if (record.procStart !== undefined && processStartTime(record.pid) !== record.procStart) return false;
-  const argv = cmdline.split('\0');
   const at = argv.indexOf('--data-dir');
   return argv.includes('serve') && at >= 0 && argv[at + 1] === record.dataDir;
 }

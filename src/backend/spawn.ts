@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { packageRoot } from '../paths.js';
+import { spawnDaemon } from '../stack/process.js';
 
 /**
  * Starts `sagewai-obs serve --port 0` (the built CLI) as a child process and reads its URL back.
@@ -151,15 +152,11 @@ function spawnPiped(args: string[], env: NodeJS.ProcessEnv, inheritStderr: boole
 
 function spawnToLog(args: string[], env: NodeJS.ProcessEnv, logFile: string): { child: ChildProcess; output: ChildOutput } {
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
-  const fd = fs.openSync(logFile, 'a');
   // Only what this start writes counts: the log may hold an earlier start's lines.
-  const from = fs.fstatSync(fd).size;
-  let child: ChildProcess;
-  try {
-    child = spawn(process.execPath, args, { env, detached: true, stdio: ['ignore', fd, fd] });
-  } finally {
-    fs.closeSync(fd);
-  }
+  const from = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
+  const { child } = spawnDaemon(process.execPath, args, { logFile, cwd: process.cwd(), env });
+  // Held like a piped child until the caller lets it go (unref()).
+  child.ref();
   const read = (): string => {
     try {
       return fs.readFileSync(logFile).subarray(from).toString();

@@ -12,21 +12,29 @@ export function pidAlive(pid: unknown): boolean {
 }
 
 /**
+ * The command line of a live `pid` (argv), [] for a zombie (exited, waiting for its parent to reap
+ * it), or undefined where /proc cannot tell (then liveness is all we can know).
+ */
+export function commandLine(pid: number): string[] | undefined {
+  let cmdline: string;
+  try {
+    cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return cmdline.length === 0 ? [] : cmdline.split('\0');
+}
+
+/**
  * Is `pid` still the process we started from `binary`? Guards against a recycled PID being
  * signalled after a reboot. Where /proc is unavailable, liveness is all we can know.
  */
 export function isOurProcess(pid: number | null | undefined, binary: string | undefined): boolean {
   if (!pidAlive(pid)) return false;
   if (!binary) return true;
-  let cmdline: string;
-  try {
-    cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-  } catch {
-    return true;
-  }
-  if (cmdline.length === 0) return false; // a zombie: exited, waiting for its parent to reap it
-  const argv0 = cmdline.split('\0')[0] ?? '';
-  return argv0 === binary;
+  const argv = commandLine(pid as number);
+  if (argv === undefined) return true;
+  return argv.length > 0 && argv[0] === binary;
 }
 
 export interface SpawnedProcess {

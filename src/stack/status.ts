@@ -151,8 +151,9 @@ export async function waitFirstScrapes(vmUrl: string, options: { timeoutMs: numb
 export async function stackStatus(options: { stateDir: string }): Promise<StackStatus> {
   const stateDir = path.resolve(options.stateDir);
   const record = readStackRecord(stateDir);
-  const backend = await startedBackendStatus(stateDir);
-  if (!record) return { running: false, stateDir, runtime: null, endpoints: null, components: [], profile: null, collectorScrape: null, healthy: false, backend };
+  // Probed beside the components, not before them.
+  const startedBackend = startedBackendStatus(stateDir);
+  if (!record) return { running: false, stateDir, runtime: null, endpoints: null, components: [], profile: null, collectorScrape: null, healthy: false, backend: await startedBackend };
   const procs = record.cluster?.processes;
   const names: (ComponentName | ClusterRole)[] = procs ? [...COMPONENTS, ...CLUSTER_ROLES] : [...COMPONENTS];
   const components = await Promise.all(
@@ -170,5 +171,5 @@ export async function stackStatus(options: { stateDir: string }): Promise<StackS
   const vmHealthy = components.find((c) => c.component === 'victoria-metrics')?.healthy ?? false;
   const collectorScrape = vmHealthy ? await collectorScrapeStatus(record.endpoints.vmUrl) : { job: 'otel-collector' as const, up: false, lastError: 'VictoriaMetrics is not healthy' };
   const healthy = components.every((c) => c.healthy) && collectorScrape.up;
-  return { running: components.some((c) => c.healthy || c.processAlive === true), stateDir, runtime: record.runtime, endpoints: record.endpoints, components, profile: record.profile ?? 'default', collectorScrape, healthy, backend };
+  return { running: components.some((c) => c.healthy || c.processAlive === true), stateDir, runtime: record.runtime, endpoints: record.endpoints, components, profile: record.profile ?? 'default', collectorScrape, healthy, backend: await startedBackend };
 }
