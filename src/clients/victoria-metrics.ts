@@ -51,10 +51,16 @@ export class VictoriaMetricsClient {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
   }
 
-  /** Instant query at `time` (default now). `nocache` so a just-scraped sample is never hidden by the rollup cache. */
-  async query(expr: string, opts: { time?: Time } = {}): Promise<InstantSample[]> {
-    const params: Record<string, string> = { query: expr, nocache: '1' };
-    if (opts.time !== undefined) params.time = toSeconds(opts.time);
+  /**
+   * Instant query at `time` (default now). `nocache` so a just-scraped sample is never hidden by
+   * the rollup cache. `extraFilters` are series selectors VictoriaMetrics adds to every selector
+   * of the expression (its `extra_filters[]`), e.g. `{instance="…"}` to scope a catalog query to
+   * one process without rewriting its text.
+   */
+  async query(expr: string, opts: { time?: Time; extraFilters?: readonly string[] } = {}): Promise<InstantSample[]> {
+    const params = new URLSearchParams({ query: expr, nocache: '1' });
+    if (opts.time !== undefined) params.set('time', toSeconds(opts.time));
+    for (const f of opts.extraFilters ?? []) params.append('extra_filters[]', f);
     const data = await this.api<{ resultType: string; result: Array<{ metric: Record<string, string>; value: [number, string] }> }>('/api/v1/query', params, expr);
     if (data.resultType === 'scalar') {
       const v = data.result as unknown as [number, string];

@@ -71,6 +71,11 @@ export async function verifyRun(o: VerifyOptions): Promise<VerifyResult> {
   }
 
   const driver = o.counter.byClass('exclude');
+  // A backend this run started serves only this run, so its requests are compared exactly, and
+  // only its own: a backend stopped just before (an earlier example's) may still deliver its last
+  // export inside this window. Its instance id labels every series it sends (`instance`).
+  const scope = o.exclusiveBackend ? await processScope(o.api) : { filters: [] };
+  if (scope.error) log(`could not read the backend's instance id (${scope.error}); the status classes are compared over every process`);
   // One settle budget for the whole verification, plus a little for the last request's scrape.
   const deadline = Math.max(started + settleMs, Date.now() + 10_000);
   let status: ExampleCheck[] = [];
@@ -78,7 +83,7 @@ export async function verifyRun(o: VerifyOptions): Promise<VerifyResult> {
   for (let attempt = 0; ; attempt++) {
     const now = Date.now();
     const range = rangeFor(o.fromMs, now, 1);
-    [status, events] = await Promise.all([checkStatusClasses(vm, driver, range, now, o.exclusiveBackend), checkEvents(o.vlUrl, o.expectedEvents, o.fromMs, now)]);
+    [status, events] = await Promise.all([checkStatusClasses(vm, driver, range, now, o.exclusiveBackend, scope.filters), checkEvents(o.vlUrl, o.expectedEvents, o.fromMs, now)]);
     const failing = [...status, ...events].filter((c) => !c.ok);
     if (failing.length === 0 || Date.now() > deadline) break;
     if (attempt % 5 === 0) log(`waiting for the last scrape and log batch (${failing.length} checks pending: ${failing.slice(0, 3).map((c) => c.name).join(', ')}…)`);
@@ -89,11 +94,26 @@ export async function verifyRun(o: VerifyOptions): Promise<VerifyResult> {
   return { checks: [...panels, ...status, ...cost, ...events], settleSeconds, reconciliation: rec };
 }
 
-async function checkStatusClasses(vm: VictoriaMetricsClient, driver: ClassCounts, range: string, atMs: number, exclusive: boolean): Promise<ExampleCheck[]> {
+/** The `extra_filters[]` that scope a query to the backend process behind `api` (its instance id). */
+async function processScope(api: BackendClient): Promise<{ filters: string[]; error?: string }> {
+  try {
+    const { instance_id: id } = await api.healthSummary();
+    return { filters: [`{instance=${JSON.stringify(id)}}`] };
+  } catch (err) {
+    return { filters: [], error: (err as Error).message };
+  }
+}
+
+/**
+ * Requests per status class, the driver's against the catalog's `http.status_share` over `range`
+ * ending at `atMs`: equal when the backend served only this run (`exclusive`), else the metrics
+ * must cover the driver's. `extraFilters` scope the query (e.g. to one backend process).
+ */
+export async function checkStatusClasses(vm: VictoriaMetricsClient, driver: ClassCounts, range: string, atMs: number, exclusive: boolean, extraFilters: readonly string[]): Promise<ExampleCheck[]> {
   const entry = getEntry('http.status_share');
   const seen = emptyClassCounts();
   try {
-    for (const s of await vm.query(renderExpr(entry, { range }), { time: atMs / 1000 })) {
+    for (const s of await vm.query(renderExpr(entry, { range }), { time: atMs / 1000, extraFilters })) {
       const code = Number(s.metric.http_response_status_code);
       if (Number.isFinite(code) && Number.isFinite(s.value)) seen[statusClass(code)] += Math.round(s.value);
     }
@@ -107,7 +127,7 @@ async function checkStatusClasses(vm: VictoriaMetricsClient, driver: ClassCounts
   return classes.map((c) => ({
     name: exclusive ? `requests ${c}: driver == HTTP metrics` : `requests ${c}: HTTP metrics cover the driver's`,
     ok: ok(c),
-    detail: `driver saw ${driver[c]}, ${entry.id} reports ${seen[c]} (health routes excluded on both sides${exclusive ? '' : '; the backend is shared with other clients, so the metrics may hold more'})${split && !ok(c) ? `; by backend process: ${split[c] ?? 'none'}` : ''}`,
+    detail: `driver saw ${driver[c]}, ${entry.id} reports ${seen[c]} (health routes excluded on both sides${extraFilters.length ? ', this run\'s backend process only' : ''}${exclusive ? '' : '; the backend is shared with other clients, so the metrics may hold more'})${split && !ok(c) ? `; by backend process: ${split[c] ?? 'none'}` : ''}`,
   }));
 }
 
