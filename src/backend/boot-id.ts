@@ -1,6 +1,5 @@
 import crypto from 'node:crypto';
 import { isMainThread, workerData } from 'node:worker_threads';
-import type { Attributes } from '@opentelemetry/api';
 
 /**
  * Process-local counters and histograms (everything not backed by the ledger) start from 0 in
@@ -16,16 +15,3 @@ import type { Attributes } from '@opentelemetry/api';
  */
 export const BOOT_ID: string = !isMainThread && typeof (workerData as { bootId?: unknown } | null)?.bootId === 'string' ? (workerData as { bootId: string }).bootId : crypto.randomBytes(4).toString('hex');
 export const ATTR_SAGEWAI_BOOT_ID = 'sagewai.boot.id';
-
-/**
- * Caches a hot-path attribute set under `key`, with the boot id added, and returns it: callers
- * build a set only on a cache miss (`cache.get(key) ?? remember(cache, key, {...})`), so a record
- * allocates nothing that repeats. The keys (statuses, projects, pools) are few; the bound only
- * guards against a slow leak.
- */
-export function remember(cache: Map<string, Attributes>, key: string, attrs: Attributes): Attributes {
-  attrs[ATTR_SAGEWAI_BOOT_ID] = BOOT_ID;
-  if (cache.size >= 1000) cache.clear();
-  cache.set(key, attrs);
-  return attrs;
-}

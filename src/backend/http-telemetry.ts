@@ -1,6 +1,7 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, metrics, propagation, trace, type Attributes, type Histogram, type Tracer } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Attributes, type Tracer } from '@opentelemetry/api';
 import { ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, METRIC_HTTP_SERVER_REQUEST_DURATION } from '@opentelemetry/semantic-conventions';
-import { remember } from './boot-id.js';
+import { ATTR_SAGEWAI_BOOT_ID, BOOT_ID } from './boot-id.js';
+import { histograms, type HistogramSeries } from './histograms.js';
 import * as sc from './semconv.js';
 
 /**
@@ -42,23 +43,12 @@ export interface FinishedRequest {
 /** Bucket bounds of every duration histogram of the backend, seconds. */
 export const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30];
 
-interface Instruments {
-  tracer: Tracer;
-  duration: Histogram;
-  responseSize: Histogram;
-}
-let instruments: Instruments | undefined;
-function made(): Instruments {
-  if (instruments === undefined) {
-    const meter = metrics.getMeter('sagewai-admin');
-    instruments = {
-      tracer: trace.getTracer('sagewai-admin'),
-      duration: meter.createHistogram(METRIC_HTTP_SERVER_REQUEST_DURATION, { unit: 's', description: 'Duration of HTTP server requests.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } }),
-      responseSize: meter.createHistogram(sc.METRIC_HTTP_SERVER_RESPONSE_BODY_SIZE, { unit: 'By', description: 'Size of HTTP server response bodies.', advice: { explicitBucketBoundaries: [0, 100, 1000, 10_000, 100_000, 1_000_000] } }),
-    };
-  }
-  return instruments;
-}
+// The tracer is taken on first use, after serve registered its SDK.
+let tracer: Tracer | undefined;
+const made = (): Tracer => (tracer ??= trace.getTracer('sagewai-admin'));
+// Aggregated by histograms.ts, without the SDK's attribute hashing on each of the two records.
+const duration = histograms.histogram(METRIC_HTTP_SERVER_REQUEST_DURATION, { unit: 's', description: 'Duration of HTTP server requests.', boundaries: SECONDS_BUCKETS });
+const responseSize = histograms.histogram(sc.METRIC_HTTP_SERVER_RESPONSE_BODY_SIZE, { unit: 'By', description: 'Size of HTTP server response bodies.', boundaries: [0, 100, 1000, 10_000, 100_000, 1_000_000] });
 
 /** The attributes of a (method, route): the span's first ones, and http.server.active_requests'. */
 export function routeAttributes(method: string, route: string | undefined): Attributes {
@@ -71,18 +61,29 @@ export function routeAttributes(method: string, route: string | undefined): Attr
  */
 class RouteSeries {
   readonly attributes: Attributes;
-  private readonly finished = new Map<string, Attributes>();
+  private readonly finished = new Map<string, { duration: HistogramSeries; responseSize: HistogramSeries }>();
 
-  constructor(method: string, route: string | undefined) {
+  constructor(
+    private readonly key: string,
+    method: string,
+    route: string | undefined,
+  ) {
     this.attributes = routeAttributes(method, route);
   }
 
   record(seconds: number, bodyBytes: number, status: number, project: string | undefined): void {
     const key = project === undefined ? String(status) : `${status} ${project}`;
-    const attrs = this.finished.get(key) ?? remember(this.finished, key, this.finishedAttributes(status, project));
-    const { duration, responseSize } = made();
-    duration.record(seconds, attrs);
-    responseSize.record(bodyBytes, attrs);
+    let s = this.finished.get(key);
+    if (s === undefined) {
+      const attrs = this.finishedAttributes(status, project);
+      attrs[ATTR_SAGEWAI_BOOT_ID] = BOOT_ID;
+      // The histogram's key: this route's, then status and project (a project has no space).
+      const full = `${this.key}\u0000${key}`;
+      s = { duration: duration.seriesOf(full, () => attrs), responseSize: responseSize.seriesOf(full, () => attrs) };
+      this.finished.set(key, s);
+    }
+    s.duration.record(seconds);
+    s.responseSize.record(bodyBytes);
   }
 
   private finishedAttributes(status: number, project: string | undefined): Attributes {
@@ -98,7 +99,7 @@ function seriesOf(method: string, route: string | undefined): RouteSeries {
   const key = route === undefined ? method : `${method} ${route}`;
   let s = routeSeries.get(key);
   if (s === undefined) {
-    s = new RouteSeries(method, route);
+    s = new RouteSeries(key, method, route);
     routeSeries.set(key, s);
   }
   return s;
@@ -114,7 +115,7 @@ export function recordFinishedRequest(r: FinishedRequest): void {
   const attributes: Attributes = { ...series.attributes, 'url.path': r.path, [ATTR_HTTP_RESPONSE_STATUS_CODE]: r.status };
   if (r.project) attributes[sc.ATTR_SAGEWAI_PROJECT_ID] = r.project;
   if (r.actor) attributes['sagewai.actor'] = r.actor;
-  const span = made().tracer.startSpan(`${r.method} ${r.route ?? ''}`.trim(), { kind: SpanKind.SERVER, attributes, startTime: r.startMs }, parent);
+  const span = made().startSpan(`${r.method} ${r.route ?? ''}`.trim(), { kind: SpanKind.SERVER, attributes, startTime: r.startMs }, parent);
   if (r.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: r.errCode ?? String(r.status) });
   span.end(r.startMs + r.seconds * 1000);
   series.record(r.seconds, r.bodyBytes, r.status, r.project || undefined);

@@ -1,6 +1,7 @@
 import { metrics, type Attributes, type Counter, type Histogram, type ObservableResult } from '@opentelemetry/api';
-import { ATTR_SAGEWAI_BOOT_ID, BOOT_ID, remember } from './boot-id.js';
+import { ATTR_SAGEWAI_BOOT_ID, BOOT_ID } from './boot-id.js';
 import { exportSoon } from './export-soon.js';
+import { histograms, type FastHistogram } from './histograms.js';
 import { SECONDS_BUCKETS, routeAttributes } from './http-telemetry.js';
 import * as sc from './semconv.js';
 
@@ -15,24 +16,23 @@ const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048
 
 export { ATTR_SAGEWAI_BOOT_ID, BOOT_ID } from './boot-id.js';
 const boot = (attrs: Attributes | undefined): Attributes => ({ ...attrs, [ATTR_SAGEWAI_BOOT_ID]: BOOT_ID });
-const perProcessHistogram = (h: Histogram): Pick<Histogram, 'record'> => ({ record: (v, attrs) => h.record(v, boot(attrs)) });
+const perProcessHistogram = (h: FastHistogram): Pick<Histogram, 'record'> => ({ record: (v, attrs) => h.record(v, boot(attrs)) });
 const perProcessCounter = (c: Counter): Pick<Counter, 'add'> => ({ add: (v, attrs) => c.add(v, boot(attrs)) });
 
 const httpActive = meter.createObservableUpDownCounter(sc.METRIC_HTTP_SERVER_ACTIVE_REQUESTS, { unit: '{request}', description: 'Number of active HTTP server requests.' });
-export const genAiTokenUsage = perProcessHistogram(meter.createHistogram(sc.METRIC_GEN_AI_CLIENT_TOKEN_USAGE, { unit: '{token}', description: 'Number of input and output tokens used.', advice: { explicitBucketBoundaries: TOKEN_BUCKETS } }));
-export const genAiDuration = perProcessHistogram(meter.createHistogram(sc.METRIC_GEN_AI_CLIENT_OPERATION_DURATION, { unit: 's', description: 'GenAI operation duration.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } }));
-export const runDuration = perProcessHistogram(meter.createHistogram('sagewai.agent.run.duration', { unit: 's', description: 'Agent run duration by outcome.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } }));
+// Histograms are histograms.ts's (aggregated without the SDK's per-record attribute hashing and
+// exported through the same reader).
+export const genAiTokenUsage = perProcessHistogram(histograms.histogram(sc.METRIC_GEN_AI_CLIENT_TOKEN_USAGE, { unit: '{token}', description: 'Number of input and output tokens used.', boundaries: TOKEN_BUCKETS }));
+export const genAiDuration = perProcessHistogram(histograms.histogram(sc.METRIC_GEN_AI_CLIENT_OPERATION_DURATION, { unit: 's', description: 'GenAI operation duration.', boundaries: SECONDS_BUCKETS }));
+export const runDuration = perProcessHistogram(histograms.histogram('sagewai.agent.run.duration', { unit: 's', description: 'Agent run duration by outcome.', boundaries: SECONDS_BUCKETS }));
 export const budgetDenials = perProcessCounter(meter.createCounter('sagewai.budget.denials', { unit: '{call}', description: 'Calls refused by a budget stop.' }));
-const fleetClaimHistogram = meter.createHistogram('sagewai.fleet.claim.duration', { unit: 's', description: 'Fleet claim (long-poll) duration.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } });
-const fleetClaimSets = new Map<string, Attributes>();
+const fleetClaimHistogram = histograms.histogram('sagewai.fleet.claim.duration', { unit: 's', description: 'Fleet claim (long-poll) duration.', boundaries: SECONDS_BUCKETS });
 /**
  * sagewai.fleet.claim.duration for one claim (about a third of example 43's requests): the
  * attribute set of each (project, pool, result) is built once, with the boot id, and reused.
  */
 export function recordFleetClaim(seconds: number, project: string, pool: string, result: 'task' | 'empty'): void {
-  const key = `${project}\u0000${pool}\u0000${result}`;
-  const attrs = fleetClaimSets.get(key) ?? remember(fleetClaimSets, key, { [sc.ATTR_SAGEWAI_PROJECT_ID]: project, [sc.ATTR_SAGEWAI_FLEET_POOL]: pool, [sc.ATTR_SAGEWAI_FLEET_CLAIM_RESULT]: result });
-  fleetClaimHistogram.record(seconds, attrs);
+  fleetClaimHistogram.seriesOf(`${project}\u0000${pool}\u0000${result}`, () => ({ [sc.ATTR_SAGEWAI_PROJECT_ID]: project, [sc.ATTR_SAGEWAI_FLEET_POOL]: pool, [sc.ATTR_SAGEWAI_FLEET_CLAIM_RESULT]: result, [ATTR_SAGEWAI_BOOT_ID]: BOOT_ID })).record(seconds);
 }
 export const authLogins = perProcessCounter(meter.createCounter('sagewai.auth.logins', { unit: '{login}', description: 'Login attempts by outcome.' }));
 

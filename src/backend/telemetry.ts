@@ -10,6 +10,7 @@ import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_SERVICE_NAMESPACE, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { BOOT_ID } from './boot-id.js';
+import { histograms } from './histograms.js';
 import { setExportSoonHandler } from './export-soon.js';
 import { appendFinishedRequest, setFinishedRequestSink } from './http-telemetry.js';
 
@@ -121,7 +122,10 @@ export function createSdk(opts: Pick<TelemetryOptions, 'serviceVersion' | 'insta
     exporter: new OTLPMetricExporter({ temporalityPreference: AggregationTemporality.CUMULATIVE }),
     exportIntervalMillis: interval,
     exportTimeoutMillis: Math.min(interval, 30_000),
+    // The histograms of this thread (histograms.ts), exported with the SDK's own instruments.
+    metricProducers: [histograms],
   });
+  histograms.enable();
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({
       [ATTR_SERVICE_NAME]: 'sagewai-admin',
