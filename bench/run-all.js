@@ -20,6 +20,7 @@ const BENCHES = [
   ['hud-frame', 120],
   ['first-data', 300],
   ['throughput', 420],
+  ['telemetry-record', 240],
   ['replicas', 420],
   ['ledger-scale', 900],
   ['cost-report', 1200],
