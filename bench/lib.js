@@ -275,10 +275,13 @@ export function runLoad(config, timeoutMs = 180_000) {
   });
 }
 
-/** CPU seconds (user + system) a PID has used so far (Linux /proc, clock ticks of 10 ms), or null. */
-export function cpuSeconds(pid) {
+/**
+ * CPU seconds (user + system) a PID has used so far (Linux /proc, clock ticks of 10 ms), or null.
+ * With `thread`, only that thread's (its TID; the PID itself is the process's main thread).
+ */
+export function cpuSeconds(pid, thread) {
   try {
-    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const s = fs.readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8');
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
     return (Number(f[11]) + Number(f[12])) / 100;
   } catch {
