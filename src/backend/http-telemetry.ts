@@ -11,13 +11,14 @@ import * as sc from './semconv.js';
  *
  * The server (server.ts) only describes a finished request (`FinishedRequest`, plain data) and
  * hands it to `finishedRequest`. By default that records it at once, in this thread, with
- * whatever tracer and meter providers are global. `serve` with telemetry on sends the
+ * whatever tracer provider is global and the histograms of histograms.ts (through the global
+ * meter provider until serve's SDK set-up takes them over). `serve` with telemetry on sends the
  * descriptions to a worker thread instead (telemetry.ts, telemetry-worker.ts), which records
  * them with this same `recordFinishedRequest`: the span and histogram work, most of telemetry's
  * cost per request, then runs beside the request thread instead of on it.
  *
- * No OpenTelemetry object is created before the SDK is registered: the instruments are made on
- * first use (this module is imported by server.ts, in both threads).
+ * No OpenTelemetry object is created before the SDK is registered: the tracer (and a histogram's
+ * API instrument) is taken on first use (this module is imported by server.ts, in both threads).
  */
 export interface FinishedRequest {
   method: string;
@@ -56,8 +57,8 @@ export function routeAttributes(method: string, route: string | undefined): Attr
 }
 
 /**
- * The HTTP histograms of one (method, route). Every request pays for these, so the attribute set
- * of each (status, project) is built once (with the boot id) and reused.
+ * The HTTP histograms of one (method, route). Every request pays for these, so the series of each
+ * (status, project), with its attribute set and the boot id, is looked up once and kept.
  */
 class RouteSeries {
   readonly attributes: Attributes;
