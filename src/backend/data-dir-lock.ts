@@ -91,6 +91,12 @@ export function ownerAlive(owner: LockOwner): boolean {
   return true;
 }
 
+/** True when a running `serve` holds the lock of `dataDir` (its lock file names a live owner). */
+export function dataDirInUse(dataDir: string): boolean {
+  const owner = readOwner(path.join(dataDir, LOCK_FILE));
+  return owner !== undefined && owner.pid > 0 && ownerAlive(owner);
+}
+
 function sameOwner(a: LockOwner | undefined, b: LockOwner): boolean {
   return a !== undefined && a.pid === b.pid && a.since === b.since && a.procStart === b.procStart;
 }

@@ -9,7 +9,7 @@ export default class Down extends BaseCommand<typeof Down> {
 
   static override flags = {
     'state-dir': endpointFlags['state-dir'],
-    purge: Flags.boolean({ description: 'Also delete the components\' data and logs', env: 'SAGEWAI_OBS_PURGE', default: false }),
+    purge: Flags.boolean({ description: 'Also delete the components\' data and logs, and the data directories of the backends run-example started (one a running serve holds is kept)', env: 'SAGEWAI_OBS_PURGE', default: false }),
     timeout: Flags.integer({ description: 'Seconds to wait after SIGTERM before SIGKILL', env: 'SAGEWAI_OBS_DOWN_TIMEOUT', min: 0, default: 10 }),
   };
 
@@ -25,6 +25,9 @@ export default class Down extends BaseCommand<typeof Down> {
       this.printLine(`stack stopped (${result.runtime})${how.length > 0 ? `: ${how.join(', ')}` : ''}`);
     }
     this.printLine(result.purged ? 'data and logs removed' : `data kept in ${stateDir}/data (down --purge removes it)`);
+    const dirs = result.backendDataDirs;
+    if (dirs && dirs.removed > 0) this.printLine(`removed the data of ${dirs.removed} backend${dirs.removed === 1 ? '' : 's'} run-example started`);
+    if (dirs && dirs.inUse.length > 0) this.printLine(`kept, a running serve holds it: ${dirs.inUse.join(', ')}`);
     return { stateDir, ...result };
   }
 }
