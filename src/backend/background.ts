@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { commandLine, pidAlive, stopPid } from '../stack/process.js';
 import { readRecordFile, writeRecordFile } from '../stack/state.js';
-import { processStartTime } from './data-dir-lock.js';
+import { dataDirInUse, processStartTime } from './data-dir-lock.js';
 import { spawnBackend, type SpawnedBackend } from './spawn.js';
 
 /**
@@ -22,6 +22,17 @@ export interface StartedBackendRecord {
 }
 
 export type StopOutcome = 'not-running' | 'terminated' | 'killed';
+
+/** Where run-example puts the data directory of each backend it starts: `<state>/run-example/backend-<time>`. */
+export function runExampleBackendsDir(stateDir: string): string {
+  return path.join(stateDir, 'run-example');
+}
+const BACKEND_DIR_PREFIX = 'backend-';
+
+/** A fresh data directory for a backend run-example starts at `now`. */
+export function newRunExampleBackendDir(stateDir: string, now = new Date()): string {
+  return path.join(runExampleBackendsDir(stateDir), `${BACKEND_DIR_PREFIX}${now.toISOString().replace(/[:.]/g, '-')}`);
+}
 
 export function startedBackendPath(stateDir: string): string {
   return path.join(stateDir, 'started-backend.json');
@@ -102,4 +113,40 @@ export async function stopStartedBackend(stateDir: string, timeoutMs = 10_000): 
   const stopped = isStartedBackend(record) ? await stopPid(record.pid, timeoutMs) : 'not-running';
   removeStartedBackend(stateDir, record.pid);
   return { record, stopped };
+}
+
+/** What `down --purge` did with the data directories of the backends run-example started. */
+export interface PurgedBackendDirs {
+  removed: number;
+  /** Directories a running `serve` still holds (its data-dir lock names a live process): kept. */
+  inUse: string[];
+}
+
+/**
+ * Removes `<state>/run-example/backend-*`: each backend run-example started has a fresh data
+ * directory (its ledger and serve.log), kept after the run for a look and otherwise never
+ * removed. One a running `serve` still holds is left alone.
+ */
+export function purgeBackendDataDirs(stateDir: string): PurgedBackendDirs {
+  const root = runExampleBackendsDir(stateDir);
+  let names: string[];
+  try {
+    names = fs.readdirSync(root);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { removed: 0, inUse: [] };
+    throw err;
+  }
+  const out: PurgedBackendDirs = { removed: 0, inUse: [] };
+  for (const name of names) {
+    const dir = path.join(root, name);
+    if (!name.startsWith(BACKEND_DIR_PREFIX) || !fs.statSync(dir).isDirectory()) continue;
+    if (dataDirInUse(dir)) {
+      out.inUse.push(dir);
+      continue;
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    out.removed++;
+  }
+  if (out.inUse.length === 0 && fs.readdirSync(root).length === 0) fs.rmdirSync(root);
+  return out;
 }

@@ -83,7 +83,8 @@ function readOwner(file: string): LockOwner | undefined {
  * (SQLite on a network file system is unsupported anyway).
  */
 export function ownerAlive(owner: LockOwner): boolean {
-  if (!pidAlive(owner.pid)) return false;
+  // PID 0 stands for a lock file that could not be read (readOwner): no owner to ask.
+  if (owner.pid <= 0 || !pidAlive(owner.pid)) return false;
   const boot = bootId();
   if (owner.bootId && boot && owner.bootId !== boot) return false;
   const start = processStartTime(owner.pid);
@@ -94,7 +95,7 @@ export function ownerAlive(owner: LockOwner): boolean {
 /** True when a running `serve` holds the lock of `dataDir` (its lock file names a live owner). */
 export function dataDirInUse(dataDir: string): boolean {
   const owner = readOwner(path.join(dataDir, LOCK_FILE));
-  return owner !== undefined && owner.pid > 0 && ownerAlive(owner);
+  return owner !== undefined && ownerAlive(owner);
 }
 
 function sameOwner(a: LockOwner | undefined, b: LockOwner): boolean {
@@ -172,7 +173,7 @@ export function acquireDataDirLock(dataDir: string): DataDirLock {
     if (tryCreate(file, owner)) break;
     const current = readOwner(file);
     if (current === undefined) continue; // released between our two steps: try again
-    if (current.pid !== 0 && ownerAlive(current)) throw inUse(dir, current);
+    if (ownerAlive(current)) throw inUse(dir, current);
     if (removeStale(file, current)) {
       tookOver = current;
       continue;

@@ -62,14 +62,14 @@ export class HistogramSeries {
     this.startTime ??= hrNow();
   }
 
-  /** A copy of the cumulative state (undefined before the first record). */
-  point(endTime: HrTime): HistogramMetricData['dataPoints'][number] | undefined {
+  /** A copy of the cumulative state (undefined before the first record); `boundaries` is the collection's copy of the bounds. */
+  point(endTime: HrTime, boundaries: number[]): HistogramMetricData['dataPoints'][number] | undefined {
     if (this.startTime === undefined) return undefined;
     return {
       startTime: this.startTime,
       endTime,
       attributes: this.attributes,
-      value: { buckets: { boundaries: [...this.owner.boundaries], counts: [...this.counts] }, count: this.count, sum: this.sum, min: this.min, max: this.max },
+      value: { buckets: { boundaries, counts: [...this.counts] }, count: this.count, sum: this.sum, min: this.min, max: this.max },
     };
   }
 }
@@ -121,8 +121,9 @@ export class FastHistogram {
 
   data(endTime: HrTime): HistogramMetricData | undefined {
     const dataPoints = [];
+    const boundaries = [...this.boundaries];
     for (const s of this.series.values()) {
-      const p = s.point(endTime);
+      const p = s.point(endTime, boundaries);
       if (p) dataPoints.push(p);
     }
     if (dataPoints.length === 0) return undefined;

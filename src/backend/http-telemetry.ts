@@ -45,8 +45,8 @@ export interface FinishedRequest {
 export const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30];
 
 // The tracer is taken on first use, after serve registered its SDK.
-let tracer: Tracer | undefined;
-const made = (): Tracer => (tracer ??= trace.getTracer('sagewai-admin'));
+let cachedTracer: Tracer | undefined;
+const tracer = (): Tracer => (cachedTracer ??= trace.getTracer('sagewai-admin'));
 // Aggregated by histograms.ts, without the SDK's attribute hashing on each of the two records.
 const duration = histograms.histogram(METRIC_HTTP_SERVER_REQUEST_DURATION, { unit: 's', description: 'Duration of HTTP server requests.', boundaries: SECONDS_BUCKETS });
 const responseSize = histograms.histogram(sc.METRIC_HTTP_SERVER_RESPONSE_BODY_SIZE, { unit: 'By', description: 'Size of HTTP server response bodies.', boundaries: [0, 100, 1000, 10_000, 100_000, 1_000_000] });
@@ -116,7 +116,7 @@ export function recordFinishedRequest(r: FinishedRequest): void {
   const attributes: Attributes = { ...series.attributes, 'url.path': r.path, [ATTR_HTTP_RESPONSE_STATUS_CODE]: r.status };
   if (r.project) attributes[sc.ATTR_SAGEWAI_PROJECT_ID] = r.project;
   if (r.actor) attributes['sagewai.actor'] = r.actor;
-  const span = made().startSpan(`${r.method} ${r.route ?? ''}`.trim(), { kind: SpanKind.SERVER, attributes, startTime: r.startMs }, parent);
+  const span = tracer().startSpan(`${r.method} ${r.route ?? ''}`.trim(), { kind: SpanKind.SERVER, attributes, startTime: r.startMs }, parent);
   if (r.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: r.errCode ?? String(r.status) });
   span.end(r.startMs + r.seconds * 1000);
   series.record(r.seconds, r.bodyBytes, r.status, r.project || undefined);

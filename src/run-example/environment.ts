@@ -1,5 +1,4 @@
-import path from 'node:path';
-import { startBackgroundBackend, type BackgroundBackend, type StartedBackendRecord } from '../backend/background.js';
+import { newRunExampleBackendDir, startBackgroundBackend, type BackgroundBackend, type StartedBackendRecord } from '../backend/background.js';
 import { resolveEndpoints } from '../clients/endpoints.js';
 import { UserError, describeCause } from '../errors.js';
 import { downNative, upNative } from '../stack/native.js';
@@ -97,7 +96,7 @@ export async function prepareEnvironment(o: EnvironmentOptions): Promise<Environ
       // A fresh data directory (so a fresh service.instance.id) per started backend: a restarted
       // backend on an old data directory continues the old series, and a plain HTTP counter that
       // restarts from 0 and climbs back to its old value shows no increase at all in the window.
-      const dataDir = path.join(ep.stateDir, 'run-example', `backend-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+      const dataDir = newRunExampleBackendDir(ep.stateDir);
       // Detached, its output in <dataDir>/serve.log, so that under --keep this process can exit
       // while the backend runs on: a child on pipes holds its parent until the child exits.
       backend = await startBackgroundBackend({ stateDir: ep.stateDir, dataDir, env });

@@ -1,8 +1,6 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../errors.js';
-import { stopStartedBackend, type StopOutcome } from '../backend/background.js';
-import { dataDirInUse } from '../backend/data-dir-lock.js';
+import { purgeBackendDataDirs, stopStartedBackend, type PurgedBackendDirs, type StopOutcome } from '../backend/background.js';
 import { dockerAvailable, downDocker, upDocker } from './docker.js';
 import { downNative, upNative, type DownResult, type UpOptions, type UpResult } from './native.js';
 import { readStackRecord } from './state.js';
@@ -75,40 +73,4 @@ export async function down(options: { stateDir: string; purge?: boolean | undefi
     result = { runtime: record ? 'native' : null, ...(await downNative(options)), backend };
   }
   return options.purge ? { ...result, backendDataDirs: purgeBackendDataDirs(stateDir) } : result;
-}
-
-/** What `down --purge` did with the data directories of the backends run-example started. */
-export interface PurgedBackendDirs {
-  removed: number;
-  /** Directories a running `serve` still holds (its data-dir lock names a live process): kept. */
-  inUse: string[];
-}
-
-/**
- * Removes `<state>/run-example/backend-*`: each backend run-example started has a fresh data
- * directory (its ledger and serve.log), kept after the run for a look and otherwise never
- * removed. One a running `serve` still holds is left alone.
- */
-export function purgeBackendDataDirs(stateDir: string): PurgedBackendDirs {
-  const root = path.join(stateDir, 'run-example');
-  let names: string[];
-  try {
-    names = fs.readdirSync(root);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { removed: 0, inUse: [] };
-    throw err;
-  }
-  const out: PurgedBackendDirs = { removed: 0, inUse: [] };
-  for (const name of names) {
-    const dir = path.join(root, name);
-    if (!name.startsWith('backend-') || !fs.statSync(dir).isDirectory()) continue;
-    if (dataDirInUse(dir)) {
-      out.inUse.push(dir);
-      continue;
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
-    out.removed++;
-  }
-  if (out.inUse.length === 0 && fs.readdirSync(root).length === 0) fs.rmdirSync(root);
-  return out;
 }
