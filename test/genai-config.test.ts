@@ -97,6 +97,12 @@ describe('genai collector config generated from the price book', () => {
   it("never prices the built-in backend's spans, and reads the tenant attribute from the env with a default", () => {
     const first = pricingStatements(loadPriceSource())[0];
     expect(first).toContain('resource.attributes["service.name"] != "sagewai-admin"');
+    // ...and its spans leave the pricing pipeline before any statement runs on them.
+    const cfg = YAML.parse(genaiCollectorYaml()) as { processors: Record<string, { trace_conditions?: string[] }>; service: { pipelines: Record<string, { processors: string[] }> } };
+    expect(cfg.processors['filter/genai-own-spans']?.trace_conditions).toEqual(['resource.attributes["service.name"] == "sagewai-admin"']);
+    const order = cfg.service.pipelines['traces/genai']?.processors ?? [];
+    expect(order.indexOf('filter/genai-own-spans')).toBeGreaterThanOrEqual(0);
+    expect(order.indexOf('filter/genai-own-spans')).toBeLessThan(order.indexOf('transform/genai-price'));
     expect(genaiCollectorYaml()).toContain('span.attributes["${env:SAGEWAI_GENAI_TENANT_ATTRIBUTE:-tenant.id}"]');
   });
 

@@ -10,7 +10,8 @@ import { assetsDir } from '../paths.js';
  * loaded as a second `--config` next to config.yaml; test/genai-config.test.ts fails when the
  * committed file is out of step with the price book (`npm run genai-config` regenerates it).
  *
- * Flow: traces/genai (otlp → transform/genai-price) → signal_to_metrics/genai (integer sums) →
+ * Flow: traces/genai (otlp → filter/genai-own-spans → transform/genai-price) →
+ * signal_to_metrics/genai (integer sums) →
  * metrics/genai (delta_to_cumulative → transform/genai-usd) → the prometheus exporter, under the
  * metric and label names the catalog already reads for the built-in backend.
  */
@@ -176,7 +177,8 @@ function priceMap(model: string, provider: string, input: number, cached: number
 export function metricTenantStatements(): string[] {
   const t = 'datapoint.attributes["sagewai.project_id"]';
   const dp = (key: string): string => `datapoint.attributes[${JSON.stringify(key)}]`;
-  const external = `IsMatch(metric.name, "^gen_ai[.]client[.]") and ${r('service.name')} != ${str(OWN_SERVICE_NAME)}`;
+  // The resource test first: it settles our own backend's data points without running the regex.
+  const external = `${r('service.name')} != ${str(OWN_SERVICE_NAME)} and IsMatch(metric.name, "^gen_ai[.]client[.]")`;
   return [
     `set(${t}, ${r('sagewai.project_id')}) where ${external} and ${t} == nil and ${r('sagewai.project_id')} != nil`,
     `set(${t}, ${dp(tenantAttr)}) where ${external} and ${t} == nil and ${dp(tenantAttr)} != nil`,
@@ -241,6 +243,13 @@ function connectorSpans(): unknown[] {
 export function genaiCollectorConfig(src: GenaiPriceSource): Record<string, unknown> {
   return {
     processors: {
+      // Our own backend's spans leave this pipeline at once (its traces pipeline and span metrics
+      // still get them): a condition on the resource alone is evaluated once per batch of a
+      // service, where the pricing statements below each tested every span of every request.
+      'filter/genai-own-spans': {
+        error_mode: 'ignore',
+        trace_conditions: [`${r('service.name')} == ${str(OWN_SERVICE_NAME)}`],
+      },
       'transform/genai-price': {
         error_mode: 'ignore',
         trace_statements: [{ context: 'span', statements: pricingStatements(src) }],
@@ -269,7 +278,7 @@ export function genaiCollectorConfig(src: GenaiPriceSource): Record<string, unkn
     },
     service: {
       pipelines: {
-        'traces/genai': { receivers: ['otlp'], processors: ['memory_limiter', 'transform/genai-price'], exporters: ['signal_to_metrics/genai'] },
+        'traces/genai': { receivers: ['otlp'], processors: ['memory_limiter', 'filter/genai-own-spans', 'transform/genai-price'], exporters: ['signal_to_metrics/genai'] },
         'metrics/genai': { receivers: ['signal_to_metrics/genai'], processors: ['delta_to_cumulative/genai', 'transform/genai-usd'], exporters: ['prometheus'] },
       },
     },
