@@ -35,6 +35,9 @@ describe('fleet workers', () => {
     await op.createTask('fleet', { pool: 'default', payload: { job: 1 } });
     const t = await op.fleetClaim(w, 0);
     expect((await op.listWorkers('fleet'))[0]?.state).toBe('busy');
+    // A heartbeat while holding the task keeps it busy (and says so).
+    expect((await op.fleetHeartbeat(w)).state).toBe('busy');
+    expect((await op.listWorkers('fleet'))[0]?.state).toBe('busy');
     const live = await op.live('fleet');
     expect(live.tasks_in_flight.find((x) => x.task_id === t?.task_id)).toMatchObject({ state: 'claimed', worker_id: w.worker_id });
     await op.fleetReport(w, { task_id: t?.task_id as string, status: 'failed', error: 'tool crashed' });

@@ -81,9 +81,11 @@ export class SqliteFleetStore implements FleetStore {
     return busy > 0 ? 'busy' : 'online';
   }
   touchWorker(id: string, now: number): 'online' | 'busy' {
-    const state = this.state(id);
-    this.sql('UPDATE workers SET last_heartbeat_at = ?, state = ? WHERE id = ?').run(now, state, id);
-    return state;
+    // One statement, as the PostgreSQL store does: the heartbeat is example 43's commonest request.
+    const row = this.sql<[{ id: string; now: number }], { state: 'online' | 'busy' }>(
+      "UPDATE workers SET last_heartbeat_at = @now, state = CASE WHEN EXISTS (SELECT 1 FROM tasks WHERE worker_id = @id AND status = 'claimed') THEN 'busy' ELSE 'online' END WHERE id = @id RETURNING state",
+    ).get({ id, now });
+    return row?.state ?? 'online';
   }
   markLost(cutoff: number): WorkerRow[] {
     const lost = this.sql<[number], WorkerRow>("SELECT * FROM workers WHERE state != 'lost' AND last_heartbeat_at < ?").all(cutoff);
