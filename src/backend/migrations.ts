@@ -217,6 +217,15 @@ export const MIGRATIONS: readonly Migration[] = [
     sqlite: sqliteTotals(),
     postgres: 'SELECT 1',
   },
+  {
+    // Tasks are kept after they end, so the live view's open tasks (queued, claimed; of every
+    // project or one) and the health summary's queued count were scans of the whole task history,
+    // growing with every task ever queued. By status first, they read the open tasks alone.
+    version: 6,
+    name: 'tasks by status',
+    sqlite: 'CREATE INDEX tasks_status ON tasks (status, project, created_at);',
+    postgres: 'CREATE INDEX tasks_status ON tasks (status, project, created_at);',
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
