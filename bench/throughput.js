@@ -11,7 +11,9 @@ import { cpuSeconds, figure, machineBusy, log, main, round, runLoad, startBacken
 import os from 'node:os';
 import { setupTenants } from './setup-tenants.js';
 
-const ROUNDS = Number(process.env.BENCH_THROUGHPUT_ROUNDS ?? 3);
+// Five rounds: on this two-core machine telemetry-off throughput alone moves by a fifth between
+// rounds a minute apart, and the median of five ratios moves less than that of three.
+const ROUNDS = Number(process.env.BENCH_THROUGHPUT_ROUNDS ?? 5);
 const DURATION_MS = Number(process.env.BENCH_THROUGHPUT_SECONDS ?? 10) * 1000;
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 
@@ -66,7 +68,7 @@ await main('throughput', async () => {
       how,
       extra: { p99ms: p99on, p99TargetMs: 50, p99Met: median(p99on) <= 50, p50ms: rounds.on.map((r) => round(r.p50ms, 1)), offRps: rps('off'), cpuCoresOn: rounds.on.map((r) => r.cpuCores), cpuCoresOff: rounds.off.map((r) => r.cpuCores), byOp: rounds.on[0]?.byOp, fiveXxOrTransportErrors: errors },
   });
-  // The target is both: ≥ 2,000 req/s and p99 ≤ 50 ms.
+  // The target is both: ≥ 5,000 req/s and p99 ≤ 50 ms.
   throughput.met = throughput.met && throughput.extra.p99Met;
   return [
     throughput,
