@@ -247,5 +247,17 @@ describe('cost predict and cost savings on the real VictoriaMetrics', () => {
     const cached = perProject((u) => u.cached);
     expect(Object.fromEntries(out.rows.map((x) => [x.project, Math.round(x.saved_usd * 1e9)]))).toEqual(saved);
     expect(Object.fromEntries(out.rows.map((x) => [x.project, x.cached_input_tokens]))).toEqual(cached);
+    // An exact --from keeps its start; --since of a day or more starts on the whole hour, and both
+    // finance commands say which start was asked for, as `cost` does.
+    expect(out).not.toHaveProperty('requested_from');
+    for (const cmd of [['savings'], ['predict', '--as-model', 'gpt-4o-mini']]) {
+      const since = JSON.parse((await cli(['cost', ...cmd, '--since', '2d', '--json'])).stdout) as { from: string; requested_from?: string };
+      const name = cmd.join(' ');
+      expect(since.requested_from, name).toBeDefined();
+      const asked = Date.parse(since.requested_from as string);
+      expect(Date.parse(since.from) % 3_600_000, name).toBe(0);
+      expect(asked - Date.parse(since.from), name).toBeGreaterThanOrEqual(0);
+      expect(asked - Date.parse(since.from), name).toBeLessThan(3_600_000);
+    }
   });
 });

@@ -1,5 +1,6 @@
 import Table from 'cli-table3';
 import type { Measures, ReconcileCell, ReconcileResult } from './reconcile-invoice.js';
+import { movedStartNote } from '../report/format.js';
 
 const usd = (nusd: number): string => `${nusd < 0 ? '-' : ''}$${(Math.abs(nusd) / 1e9).toFixed(6)}`;
 const signed = (n: number): string => (n > 0 ? `+${n.toLocaleString('en-US')}` : n.toLocaleString('en-US'));
@@ -53,7 +54,8 @@ export function predictTable(r: import('./predict.js').PredictResult, colour: bo
   for (const row of r.rows) table.push([row.project, money(row.actual_usd), money(row.predicted_usd), diff(row.difference_usd), row.unpriced_tokens.toLocaleString('en-US')]);
   table.push(['TOTAL', money(r.total.actual_usd), money(r.total.predicted_usd), diff(r.total.difference_usd), r.total.unpriced_tokens.toLocaleString('en-US')]);
   const scenario = r.scenario.as_model ? `every call as ${r.scenario.as_model}` : `price book ${r.scenario.price_book_version}`;
-  const notes = r.total.unpriced_tokens > 0 ? ['Tokens of models the what-if cannot price are left out of its total, never counted as $0.'] : [];
+  const notes = r.requested_from ? [movedStartNote(r.requested_from)] : [];
+  if (r.total.unpriced_tokens > 0) notes.push('Tokens of models the what-if cannot price are left out of its total, never counted as $0.');
   return [`What-if: ${scenario}, ${r.project ? `project ${r.project}` : 'all projects'}, ${r.from} → ${r.to} (VictoriaMetrics ${r.source})`, table.toString(), ...notes].join('\n');
 }
 
@@ -62,7 +64,8 @@ export function savingsTable(r: import('./predict.js').SavingsResult, colour: bo
   const pct = (v: number | null): string => (v === null ? '–' : `${(v * 100).toFixed(1)}%`);
   for (const row of r.rows) table.push([row.project, row.cached_input_tokens.toLocaleString('en-US'), money(row.cached_cost_usd), money(row.uncached_cost_usd), money(row.saved_usd), pct(row.saved_share)]);
   table.push(['TOTAL', r.total.cached_input_tokens.toLocaleString('en-US'), money(r.total.cached_cost_usd), money(r.total.uncached_cost_usd), money(r.total.saved_usd), pct(r.total.saved_share)]);
-  const notes = r.rows.length === 0 ? ['No cached input in this window.'] : [];
+  const notes = r.requested_from ? [movedStartNote(r.requested_from)] : [];
+  if (r.rows.length === 0) notes.push('No cached input in this window.');
   if (r.total.unpriced_cached_tokens > 0) notes.push(`${r.total.unpriced_cached_tokens.toLocaleString('en-US')} cached tokens of unpriced models are left out.`);
   return [`Cache savings, price book ${r.price_book_version}, ${r.project ? `project ${r.project}` : 'all projects'}, ${r.from} → ${r.to} (VictoriaMetrics ${r.source})`, table.toString(), ...notes].join('\n');
 }

@@ -80,10 +80,17 @@ export interface PredictRow {
   unpriced_tokens: number;
 }
 
+/** `requested_from` of a result whose window start was moved to the whole hour (none otherwise). */
+function requestedFrom(window: TimeWindow): { requested_from?: string } {
+  return window.requestedFrom ? { requested_from: window.requestedFrom.toISOString() } : {};
+}
+
 export interface PredictResult {
   scenario: { as_model: string | null; price_book: string | null; price_book_version: string | null };
   from: string;
   to: string;
+  /** Only when `--since` was moved to the whole hour: the start it asked for (as `cost` reports it). */
+  requested_from?: string;
   project: string | null;
   rows: PredictRow[];
   total: Omit<PredictRow, 'project'>;
@@ -140,6 +147,7 @@ export async function predictCost(vm: VictoriaMetricsClient, opts: PredictOption
     scenario: { as_model: asQuote ? asQuote.model : null, price_book: opts.bookFile ?? null, price_book_version: opts.book.version },
     from: opts.window.from.toISOString(),
     to: opts.window.to.toISOString(),
+    ...requestedFrom(opts.window),
     project: opts.project ?? null,
     rows: list,
     total: { actual_usd: actualTotal / 1e9, actual_nusd: actualTotal, predicted_usd: predictedTotal / 1e9, predicted_nusd: predictedTotal, difference_usd: unpriced > 0 ? null : (predictedTotal - actualTotal) / 1e9, unpriced_tokens: unpriced },
@@ -164,6 +172,8 @@ export interface SavingsRow {
 export interface SavingsResult {
   from: string;
   to: string;
+  /** Only when `--since` was moved to the whole hour: the start it asked for (as `cost` reports it). */
+  requested_from?: string;
   project: string | null;
   price_book_version: string;
   rows: SavingsRow[];
@@ -199,6 +209,7 @@ export async function cacheSavings(vm: VictoriaMetricsClient, opts: { window: Ti
   return {
     from: opts.window.from.toISOString(),
     to: opts.window.to.toISOString(),
+    ...requestedFrom(opts.window),
     project: opts.project ?? null,
     price_book_version: opts.book.version,
     rows,

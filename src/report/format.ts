@@ -57,9 +57,14 @@ export function costTable(report: CostReport, colour: boolean): string {
   const scope = report.project ? `project ${report.project}` : 'all projects';
   const header = `Cost by ${report.by}, ${scope}, ${report.from} → ${report.to} (VictoriaMetrics ${report.source})`;
   const notes: string[] = [];
-  if (report.requested_from) notes.push(`The window starts on the whole hour at or before ${report.requested_from} (the start --since asked for), so that a long window can be read from the hourly totals.`);
+  if (report.requested_from) notes.push(movedStartNote(report.requested_from));
   if (report.rows.length === 0) notes.push('No LLM usage recorded in this window.');
   if (tokenType) notes.push('Cost by token type is priced per model from the price book; call counts do not split by token type.');
   if ((report.total.unpriced_calls ?? 0) > 0 || (report.total.unpriced_tokens ?? 0) > 0) notes.push('Unpriced usage has no known cost and is not counted as $0 in the totals.');
   return [c.bold(header), table.toString(), ...notes.map((n) => c.dim(n))].join('\n');
+}
+
+/** The note of a report whose `--since` start was moved back to the whole hour (`requested_from`). */
+export function movedStartNote(requestedFrom: string): string {
+  return `The window starts on the whole hour at or before ${requestedFrom} (the start --since asked for), so that a long window can be read from the hourly totals.`;
 }
