@@ -3,7 +3,7 @@ import { PriceBook, PriceBookError, type PriceQuote } from '../backend/pricebook
 import type { VictoriaMetricsClient } from '../clients/victoria-metrics.js';
 import { UserError } from '../errors.js';
 import { getEntry, renderExpr } from '../queries/index.js';
-import { rangeOf, type TimeWindow } from '../report/cost.js';
+import { rangeOf, requestedFromOf, type TimeWindow } from '../report/cost.js';
 
 /**
  * What-if pricing and cache savings over recorded usage. Token counts come from the catalog
@@ -80,11 +80,6 @@ export interface PredictRow {
   unpriced_tokens: number;
 }
 
-/** `requested_from` of a result whose window start was moved to the whole hour (none otherwise). */
-function requestedFrom(window: TimeWindow): { requested_from?: string } {
-  return window.requestedFrom ? { requested_from: window.requestedFrom.toISOString() } : {};
-}
-
 export interface PredictResult {
   scenario: { as_model: string | null; price_book: string | null; price_book_version: string | null };
   from: string;
@@ -147,7 +142,7 @@ export async function predictCost(vm: VictoriaMetricsClient, opts: PredictOption
     scenario: { as_model: asQuote ? asQuote.model : null, price_book: opts.bookFile ?? null, price_book_version: opts.book.version },
     from: opts.window.from.toISOString(),
     to: opts.window.to.toISOString(),
-    ...requestedFrom(opts.window),
+    ...requestedFromOf(opts.window),
     project: opts.project ?? null,
     rows: list,
     total: { actual_usd: actualTotal / 1e9, actual_nusd: actualTotal, predicted_usd: predictedTotal / 1e9, predicted_nusd: predictedTotal, difference_usd: unpriced > 0 ? null : (predictedTotal - actualTotal) / 1e9, unpriced_tokens: unpriced },
@@ -209,7 +204,7 @@ export async function cacheSavings(vm: VictoriaMetricsClient, opts: { window: Ti
   return {
     from: opts.window.from.toISOString(),
     to: opts.window.to.toISOString(),
-    ...requestedFrom(opts.window),
+    ...requestedFromOf(opts.window),
     project: opts.project ?? null,
     price_book_version: opts.book.version,
     rows,

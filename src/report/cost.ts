@@ -55,6 +55,11 @@ export interface TimeWindow {
   requestedFrom?: Date;
 }
 
+/** A report's `requested_from`: the start `--since` asked for, only when the window moved it to the whole hour. */
+export function requestedFromOf(window: TimeWindow): { requested_from?: string } {
+  return window.requestedFrom ? { requested_from: window.requestedFrom.toISOString() } : {};
+}
+
 export const COST_BY = Object.keys(COST_DIMENSIONS) as CostDimension[];
 
 const HOUR_MS = 3_600_000;
@@ -198,7 +203,7 @@ export async function buildCostReport(vm: VictoriaMetricsClient, opts: CostRepor
     source: vm.baseUrl,
     queries,
     recorded,
-    ...(opts.window.requestedFrom ? { requested_from: opts.window.requestedFrom.toISOString() } : {}),
+    ...requestedFromOf(opts.window),
     rows: list,
     total,
   };

@@ -56,16 +56,19 @@ export interface StoppedBackend {
   stopped: StopOutcome;
 }
 
+/** What `down` reports of the stack and of the backend run-example started. */
+type StackDown = DownResult & { runtime: 'native' | 'docker' | null; backend: StoppedBackend | null };
+
 /**
  * Stops the backend run-example started in this state dir (if recorded), then the stack. The
  * backend goes first so that its last telemetry export still reaches the collector.
  */
-export async function down(options: { stateDir: string; purge?: boolean | undefined; timeoutMs?: number | undefined }): Promise<DownResult & { runtime: 'native' | 'docker' | null; backend: StoppedBackend | null; backendDataDirs?: PurgedBackendDirs }> {
+export async function down(options: { stateDir: string; purge?: boolean | undefined; timeoutMs?: number | undefined }): Promise<StackDown & { backendDataDirs?: PurgedBackendDirs }> {
   const stateDir = path.resolve(options.stateDir);
   const b = await stopStartedBackend(stateDir, options.timeoutMs ?? 10_000);
   const backend = b ? { url: b.record.url, pid: b.record.pid, stopped: b.stopped } : null;
   const record = readStackRecord(stateDir);
-  let result: DownResult & { runtime: 'native' | 'docker' | null; backend: StoppedBackend | null };
+  let result: StackDown;
   if (record?.runtime === 'docker') {
     await downDocker(options);
     result = { runtime: 'docker', wasRunning: true, stopped: {}, purged: Boolean(options.purge), backend };
