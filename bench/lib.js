@@ -6,6 +6,7 @@
  * Benches import the compiled code from ../dist (run `npm run build` first; `npm run bench` does).
  */
 import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +32,29 @@ export function machine() {
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
     loadavg1m: Math.round(os.loadavg()[0] * 100) / 100,
   };
+}
+
+/**
+ * How fast this host runs one thread right now: the median time (ms) of five runs of a fixed
+ * workload (JSON round trips and SHA-256 of 4 KiB, as a request does, 3,000 times). Lower is
+ * faster. The host's speed moves by up to half between runs of the same code (and within one
+ * run), which no ratio inside a bench can cancel between benches or runs; each bench records
+ * this at its start and its end so runs can be compared with the host's speed beside them.
+ */
+export function hostProbeMs() {
+  const buf = Buffer.alloc(4096, 7);
+  const runs = [];
+  let sink = 0;
+  for (let r = 0; r < 5; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < 3000; i++) {
+      const o = JSON.parse(JSON.stringify({ i, project: `tenant-${i % 50}`, cost_nusd: i * 37, tags: ['a', 'b', String(i)] }));
+      sink += o.tags.length + crypto.createHash('sha256').update(buf).digest()[0];
+    }
+    runs.push(performance.now() - t0);
+  }
+  if (sink < 0) log('unreachable');
+  return round(median(runs), 1);
 }
 
 // ── statistics ──
@@ -123,16 +147,18 @@ export async function runCleanups() {
 /** Runs a bench body, emits its figures, cleans up, exits with 0 (figures out) or 1. */
 export async function main(name, body) {
   const started = Date.now();
+  const probeStart = hostProbeMs();
+  const hostProbe = () => ({ startMs: probeStart, endMs: hostProbeMs() });
   let code = 0;
   try {
     // A bench returns its figures, or { figures, table } with a markdown table run-all adds to its report.
     const out = await body();
     const figures = Array.isArray(out) ? out : out.figures;
-    emit({ bench: name, machine: machine(), seconds: round((Date.now() - started) / 1000, 1), figures, ...(out.table ? { table: out.table } : {}) });
+    emit({ bench: name, machine: machine(), hostProbe: hostProbe(), seconds: round((Date.now() - started) / 1000, 1), figures, ...(out.table ? { table: out.table } : {}) });
   } catch (err) {
     code = 1;
     log(`${name} failed: ${err.stack ?? err}`);
-    emit({ bench: name, machine: machine(), seconds: round((Date.now() - started) / 1000, 1), error: String(err.message ?? err), figures: [] });
+    emit({ bench: name, machine: machine(), hostProbe: hostProbe(), seconds: round((Date.now() - started) / 1000, 1), error: String(err.message ?? err), figures: [] });
   } finally {
     await runCleanups();
     killTracked();

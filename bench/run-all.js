@@ -116,6 +116,10 @@ const md = [
 ].join('\n');
 const machineLine = `Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}. Load generator, backend and stack share the cores. Total bench time ${Math.floor(totalSeconds / 60)} min ${totalSeconds % 60} s.`;
 
+// The host's speed beside the figures: it moves between runs and within one (bench/lib.js hostProbeMs).
+const probes = results.filter((r) => r.hostProbe).map((r) => `${r.bench} ${r.hostProbe.startMs} → ${r.hostProbe.endMs}`);
+const probeLine = probes.length ? `Host speed probe (ms for one fixed single-thread workload, lower is faster; at each bench's start → end): ${probes.join('; ')}.` : '';
+
 const out = path.join(ROOT, 'bench', 'results');
 fs.mkdirSync(out, { recursive: true });
 const base = wanted.length === 0 ? 'latest' : selected.map(([n]) => n).join('+');
@@ -123,7 +127,7 @@ const tables = results.filter((r) => r.table).map((r) => `\n${r.bench}:\n\n${r.t
 const json = { generatedAt: new Date().toISOString(), machine: m, totalSeconds, results };
 fs.writeFileSync(path.join(out, `${base}.json.tmp`), `${JSON.stringify(json, null, 2)}\n`);
 fs.renameSync(path.join(out, `${base}.json.tmp`), path.join(out, `${base}.json`));
-fs.writeFileSync(path.join(out, `${base}.md`), `${md}\n\n${machineLine}\n${tables}`);
+fs.writeFileSync(path.join(out, `${base}.md`), `${md}\n\n${machineLine}\n${probeLine ? `\n${probeLine}\n` : ''}${tables}`);
 
 // Console table (plain columns).
 const cols = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String([r.figure, r.median, r.range, r.runs, r.target, r.ratio, r.status][i]).length)));
@@ -134,6 +138,7 @@ console.log(cols.map((w) => '─'.repeat(w)).join('  '));
 for (const r of rows) console.log(line([r.figure, r.median, r.range, r.runs, r.target, r.ratio, r.status]));
 console.log('');
 console.log(machineLine);
+if (probeLine) console.log(probeLine);
 for (const r of results) for (const f of r.figures) console.log(`  ${f.id}: ${f.measured}. How: ${f.how}.`);
 if (tables) console.log(tables);
 console.log(`\nwritten: bench/results/${base}.json, bench/results/${base}.md`);
