@@ -37,8 +37,8 @@ export function machine() {
 /**
  * How fast this host runs one thread right now: the median time (ms) of five runs of a fixed
  * workload (JSON round trips and SHA-256 of 4 KiB, as a request does, 3,000 times). Lower is
- * faster. The host's speed moves by up to half between runs of the same code (and within one
- * run), which no ratio inside a bench can cancel between benches or runs; each bench records
+ * faster. The host's speed moves up to twofold between runs of the same code, and within one
+ * run, which no ratio inside a bench can cancel between benches or runs; each bench records
  * this at its start and its end so runs can be compared with the host's speed beside them.
  */
 export function hostProbeMs() {
