@@ -18,6 +18,9 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   });
 }
 
+/** When a process started, in clock ticks since boot (/proc/<pid>/stat, field 22; 10 ms here). */
+const startTicks = (pid: number): number => Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]);
+
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -79,6 +82,17 @@ describe('up / status / down (native runtime)', () => {
     ]);
     expect(status?.collectorScrape).toMatchObject({ job: 'otel-collector', up: true });
     expect(status?.healthy).toBe(true);
+
+    // vmalert starts only once VictoriaMetrics answers: started beside it, a rule group evaluated
+    // before the store listened kept "connection refused" as its rules' last error until its next
+    // evaluation, and `verify` failed meanwhile. VictoriaMetrics took `ready in N ms` from its
+    // start to answer; vmalert's process must have started at least that much later (less one
+    // 10 ms clock tick of /proc's resolution).
+    const vmReadyMs = Number(/VictoriaMetrics .*ready in (\d+) ms/.exec(r.stdout)?.[1]);
+    expect(vmReadyMs).toBeGreaterThan(0);
+    const tickMs = 1000 / 100;
+    const gapMs = (startTicks(record.components.vmalert.pid as number) - startTicks(record.components['victoria-metrics'].pid as number)) * tickMs;
+    expect(gapMs).toBeGreaterThanOrEqual(vmReadyMs - tickMs);
   });
 
   it('up twice is safe: it reports the running stack and starts nothing', async () => {

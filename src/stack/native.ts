@@ -289,8 +289,19 @@ export async function upNative(options: UpOptions): Promise<UpResult> {
   );
   if (collectorUp) {
     if (cluster) spawnRole('vmagent');
-    // vmalert last: it queries VictoriaMetrics.
-    for (const c of ['victoria-metrics', 'vmalert'] as const) spawnComponent(c);
+    spawnComponent('victoria-metrics');
+    // vmalert once what it reads and writes answers (VictoriaMetrics; in the cluster, vmauth, both
+    // nodes and vmagent). It starts each rule group within the group's interval, at once for some:
+    // started beside VictoriaMetrics, a group could be evaluated before the store listened, and its
+    // rules kept that "connection refused" as their last error until the next evaluation (up to
+    // 30 s), failing `verify` and `doctor` meanwhile. Its state restore (-remoteRead) needs the store
+    // too. The wait costs `up` nothing measurable: `up` then waits for the first scrapes anyway.
+    const reads: (ComponentName | ClusterRole)[] = cluster ? ['victoria-metrics', 'victoria-metrics-2', 'vmauth', 'vmagent'] : ['victoria-metrics'];
+    const storeUp = await Promise.all(reads.map((c) => awaitHealthy(c))).then(
+      () => true,
+      () => false,
+    );
+    if (storeUp) spawnComponent('vmalert');
   }
   const all = [...roles, ...COMPONENTS].filter((c) => c in spawned);
   const results = await Promise.allSettled(all.map((c) => awaitHealthy(c)));
