@@ -154,30 +154,36 @@ describe('serve replicas on one PostgreSQL', () => {
         }),
       ).then(() => undefined);
     const survivors = [steady(0), steady(2)];
-    const doomed = load(1, 6);
-    const ownerOf = async (owner: string): Promise<number> => (await one<{ n: number }>("SELECT COUNT(*)::int AS n FROM runs WHERE status = 'running' AND owner = $1", [owner])).n;
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline && (await ownerOf('replica-1')) === 0) await sleep(50);
-    await (replicas[1] as TestBackend).kill();
-    const killedOpen = await ownerOf('replica-1');
-    const killedRes = (await one<{ n: number }>("SELECT COUNT(*)::int AS n FROM reservations WHERE owner = 'replica-1'")).n;
-    expect(killedOpen).toBeGreaterThan(0);
-    await doomed;
-    // Restarted with the same instance id while the other two are mid-load.
-    const othersBefore = (await db.query<{ id: string }>("SELECT id FROM runs WHERE status = 'running' AND owner IN ('replica-0', 'replica-2')")).rows.map((r) => r.id);
-    const othersResBefore = (await one<{ n: number }>("SELECT COUNT(*)::int AS n FROM reservations WHERE owner IN ('replica-0', 'replica-2')")).n;
-    const b = await startReplica(1);
-    clients[1] = client(b);
-    const othersAfter = (await db.query<{ id: string; status: string }>('SELECT id, status FROM runs WHERE id = ANY($1)', [othersBefore])).rows;
-    log(`kill -9 replica-1 with ${killedOpen} runs / ${killedRes} reservations open; replicas 0+2 had ${othersBefore.length} runs / ${othersResBefore} reservations open when it restarted`);
-    expect(othersBefore.length).toBeGreaterThan(0);
-    // None of the survivors' runs was marked interrupted by the restarted replica's recovery.
-    expect(othersAfter.filter((r) => r.status === 'error')).toEqual([]);
-    expect(await ownerOf('replica-1')).toBe(0);
-    expect((await one<{ n: number }>("SELECT COUNT(*)::int AS n FROM reservations WHERE owner = 'replica-1'")).n).toBe(0);
-    expect((await one<{ n: number }>("SELECT COUNT(*)::int AS n FROM runs WHERE owner = 'replica-1' AND error = 'interrupted by a restart'")).n).toBe(killedOpen);
-    survivorsStop = true;
-    await Promise.all(survivors);
+    // Whatever fails below, the survivors' loops stop with the test: left running they outlive it,
+    // and once afterAll closes the clients each call fails at once, so they spin on microtasks and
+    // the whole fault tier hangs (seen once on a clean CI run).
+    try {
+      const doomed = load(1, 6);
+      const ownerOf = async (owner: string): Promise<number> => (await one<{ n: number }>("SELECT COUNT(*)::int AS n FROM runs WHERE status = 'running' AND owner = $1", [owner])).n;
+      const deadline = Date.now() + 20_000;
+      while (Date.now() < deadline && (await ownerOf('replica-1')) === 0) await sleep(50);
+      await (replicas[1] as TestBackend).kill();
+      const killedOpen = await ownerOf('replica-1');
+      const killedRes = (await one<{ n: number }>("SELECT COUNT(*)::int AS n FROM reservations WHERE owner = 'replica-1'")).n;
+      expect(killedOpen).toBeGreaterThan(0);
+      await doomed;
+      // Restarted with the same instance id while the other two are mid-load.
+      const othersBefore = (await db.query<{ id: string }>("SELECT id FROM runs WHERE status = 'running' AND owner IN ('replica-0', 'replica-2')")).rows.map((r) => r.id);
+      const othersResBefore = (await one<{ n: number }>("SELECT COUNT(*)::int AS n FROM reservations WHERE owner IN ('replica-0', 'replica-2')")).n;
+      const b = await startReplica(1);
+      clients[1] = client(b);
+      const othersAfter = (await db.query<{ id: string; status: string }>('SELECT id, status FROM runs WHERE id = ANY($1)', [othersBefore])).rows;
+      log(`kill -9 replica-1 with ${killedOpen} runs / ${killedRes} reservations open; replicas 0+2 had ${othersBefore.length} runs / ${othersResBefore} reservations open when it restarted`);
+      expect(othersBefore.length).toBeGreaterThan(0);
+      // None of the survivors' runs was marked interrupted by the restarted replica's recovery.
+      expect(othersAfter.filter((r) => r.status === 'error')).toEqual([]);
+      expect(await ownerOf('replica-1')).toBe(0);
+      expect((await one<{ n: number }>("SELECT COUNT(*)::int AS n FROM reservations WHERE owner = 'replica-1'")).n).toBe(0);
+      expect((await one<{ n: number }>("SELECT COUNT(*)::int AS n FROM runs WHERE owner = 'replica-1' AND error = 'interrupted by a restart'")).n).toBe(killedOpen);
+    } finally {
+      survivorsStop = true;
+      await Promise.all(survivors);
+    }
     const survived = results.filter((r) => r.replica !== 1);
     expect(survived.length).toBeGreaterThanOrEqual(6);
     expect(survived.filter((r) => r.status !== 'completed')).toEqual([]);
